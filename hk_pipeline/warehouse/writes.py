@@ -1,0 +1,285 @@
+"""Idempotent writes: partition replacement and keyed upserts, each in one transaction.
+
+Frames are converted to Arrow and registered under a unique name (never picked up by
+DuckDB's replacement scan from a Python variable), then inserted ``BY NAME`` so column order
+in the frame does not matter. A failure anywhere rolls the whole write back: the previous
+state of the partition survives.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+
+from hk_pipeline.calendar import SNAPSHOTS
+from hk_pipeline.warehouse.catalog import split_name, table_columns
+
+WRITABLE_SCHEMAS = ("ref", "raw")
+REJECTED_COLUMNS = ("row_number", "record", "reason")
+LINEAGE_COLUMNS = ("source", "run_id", "loaded_at")
+_IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+def quarantine_table_for(table: str) -> str:
+    """``raw.quotes`` -> ``quarantine.quotes``."""
+    _, name = split_name(table)
+    return f"quarantine.{name}"
+
+
+def _q(ident: str) -> str:
+    return '"' + ident.replace('"', '""') + '"'
+
+
+def _check_target(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    schema, name = split_name(table)
+    if schema not in WRITABLE_SCHEMAS or not _IDENT.match(name):
+        raise ValueError(
+            f"cannot write to {table!r}: expected a table in schema {' or '.join(WRITABLE_SCHEMAS)}"
+        )
+    columns = table_columns(con, table)
+    if not columns:
+        raise ValueError(f"table {table} does not exist; add sql/ddl/{table}.sql and reconnect")
+    if not table_columns(con, quarantine_table_for(table)):
+        raise ValueError(f"quarantine table {quarantine_table_for(table)} does not exist")
+    return columns
+
+
+def _check_partition(trade_date: date, snapshot: str, run_id: str, source: str) -> None:
+    if not isinstance(trade_date, date) or isinstance(trade_date, datetime):
+        raise TypeError(f"trade_date must be a datetime.date, got {trade_date!r}")
+    if snapshot not in SNAPSHOTS:
+        raise ValueError(f"snapshot {snapshot!r} is not one of {', '.join(SNAPSHOTS)}")
+    if not run_id or not source:
+        raise ValueError(f"run_id and source must be non-empty (got {run_id!r}, {source!r})")
+
+
+@contextmanager
+def _transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """BEGIN ... COMMIT; ROLLBACK on any exception, then re-raise it."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
+@contextmanager
+def _registered(con: duckdb.DuckDBPyConnection, df: pd.DataFrame, prefix: str) -> Iterator[str]:
+    """Register ``df`` as an Arrow view under a unique name; unregister afterwards."""
+    name = f"_hk_{prefix}_{uuid.uuid4().hex}"
+    con.register(name, pa.Table.from_pandas(df, preserve_index=False))
+    try:
+        yield name
+    finally:
+        con.unregister(name)
+
+
+def _to_json(value: object) -> object:
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, default=str, ensure_ascii=False)
+
+
+def _select_rows(view: str, frame_columns: list[str], *, override: dict[str, str]) -> str:
+    """SELECT over ``view`` replacing ``override`` columns with SQL expressions."""
+    dropped = [c for c in frame_columns if c in override]
+    exclude = f" EXCLUDE ({', '.join(_q(c) for c in dropped)})" if dropped else ""
+    extra = ", ".join(f"{expr} AS {_q(col)}" for col, expr in override.items())
+    if len(dropped) == len(frame_columns):
+        return f"SELECT {extra} FROM {view}"
+    return f"SELECT *{exclude}, {extra} FROM {view}"
+
+
+def _write_quarantine(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    rejected: pd.DataFrame | None,
+    *,
+    trade_date: date,
+    snapshot: str,
+    run_id: str,
+    source: str,
+    now: datetime,
+) -> None:
+    qtable = quarantine_table_for(table)
+    con.execute(
+        f"DELETE FROM {qtable} WHERE trade_date = ? AND snapshot = ?", [trade_date, snapshot]
+    )
+    if rejected is None or rejected.empty:
+        return
+    missing = [c for c in REJECTED_COLUMNS if c not in rejected.columns]
+    if missing:
+        raise ValueError(
+            f"rejected rows for {table} lack column(s) {missing}; expected {list(REJECTED_COLUMNS)}"
+        )
+    frame = rejected.loc[:, list(REJECTED_COLUMNS)].copy()
+    frame["record"] = frame["record"].map(_to_json).astype("string")
+    frame["reason"] = frame["reason"].astype("string")
+    with _registered(con, frame, "rejected") as view:
+        con.execute(
+            f"""
+            INSERT INTO {qtable} BY NAME
+            SELECT row_number, record, reason,
+                   ?::DATE AS trade_date, ? AS snapshot, ? AS source, ? AS run_id,
+                   ?::TIMESTAMPTZ AS quarantined_at
+            FROM {view}
+            """,
+            [trade_date, snapshot, source, run_id, now],
+        )
+
+
+def replace_partition(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    rows: pd.DataFrame,
+    *,
+    trade_date: date,
+    snapshot: str,
+    run_id: str,
+    source: str,
+    rejected: pd.DataFrame | None = None,
+) -> int:
+    """Replace partition (trade_date, snapshot) of ``table`` and of its quarantine table.
+
+    One transaction: delete the partition from both tables, insert ``rows`` by column name
+    (adding trade_date, snapshot, run_id and loaded_at; ``source`` is filled where the frame
+    has none), insert ``rejected`` (row_number, record, reason) into ``quarantine.<table>``.
+    Rows whose own trade_date/snapshot differ from the partition raise ValueError.
+    Returns the number of rows inserted into ``table``.
+    """
+    _check_partition(trade_date, snapshot, run_id, source)
+    columns = _check_target(con, table)
+    for col in ("trade_date", "snapshot"):
+        if col not in columns:
+            raise ValueError(f"{table} has no {col} column: use upsert_rows for it")
+    now = datetime.now(UTC)
+    override = {
+        "trade_date": "?::DATE",
+        "snapshot": "?",
+        "run_id": "?",
+        "loaded_at": "?::TIMESTAMPTZ",
+    }
+    params: list[object] = [trade_date, snapshot, run_id, now]
+    if "source" in rows.columns:
+        override["source"] = "coalesce(source, ?)"
+    else:
+        override["source"] = "?"
+    params.append(source)
+
+    with _transaction(con):
+        con.execute(
+            f"DELETE FROM {table} WHERE trade_date = ? AND snapshot = ?", [trade_date, snapshot]
+        )
+        if len(rows):
+            with _registered(con, rows, "rows") as view:
+                _check_rows_in_partition(con, view, rows, table, trade_date, snapshot)
+                select = _select_rows(view, list(rows.columns), override=override)
+                con.execute(f"INSERT INTO {table} BY NAME {select}", params)
+        _write_quarantine(
+            con,
+            table,
+            rejected,
+            trade_date=trade_date,
+            snapshot=snapshot,
+            run_id=run_id,
+            source=source,
+            now=now,
+        )
+    return len(rows)
+
+
+def _check_rows_in_partition(
+    con: duckdb.DuckDBPyConnection,
+    view: str,
+    rows: pd.DataFrame,
+    table: str,
+    trade_date: date,
+    snapshot: str,
+) -> None:
+    """Refuse rows that belong to another partition (they would survive its next replace)."""
+    conditions, params = [], []
+    if "trade_date" in rows.columns:
+        conditions.append("trade_date::DATE IS DISTINCT FROM ?::DATE")
+        params.append(trade_date)
+    if "snapshot" in rows.columns:
+        conditions.append("snapshot IS DISTINCT FROM ?")
+        params.append(snapshot)
+    if not conditions:
+        return
+    bad = con.execute(
+        f"SELECT count(*) FROM {view} WHERE {' OR '.join(conditions)}", params
+    ).fetchall()[0][0]
+    if bad:
+        raise ValueError(
+            f"{bad} row(s) for {table} do not belong to partition {trade_date}|{snapshot};"
+            " split the frame by (trade_date, snapshot)"
+        )
+
+
+def upsert_rows(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    rows: pd.DataFrame,
+    *,
+    key: list[str],
+    trade_date: date,
+    snapshot: str,
+    run_id: str,
+    source: str,
+    rejected: pd.DataFrame | None = None,
+) -> int:
+    """Upsert ``rows`` into an effective-dated table (ref.*, raw.macro_series) by ``key``.
+
+    One transaction: rows of ``table`` whose key matches an incoming row are deleted, the
+    incoming rows inserted by name (with run_id, loaded_at and, where missing, source); the
+    quarantine partition (trade_date, snapshot) of the run is replaced by ``rejected``.
+    Rows are staged in a temp table first so keys compare in the table's own types.
+    Returns the number of rows inserted.
+    """
+    _check_partition(trade_date, snapshot, run_id, source)
+    columns = _check_target(con, table)
+    if not key:
+        raise ValueError(f"upsert into {table} needs a non-empty key")
+    missing = [k for k in key if k not in columns or k not in rows.columns]
+    if missing:
+        raise ValueError(f"key column(s) {missing} missing from {table} or from the incoming rows")
+    now = datetime.now(UTC)
+    override = {"run_id": "?", "loaded_at": "?::TIMESTAMPTZ"}
+    params: list[object] = [run_id, now]
+    override["source"] = "coalesce(source, ?)" if "source" in rows.columns else "?"
+    params.append(source)
+    stage = f"_hk_stage_{uuid.uuid4().hex}"
+    on = " AND ".join(f"t.{_q(k)} = s.{_q(k)}" for k in key)
+
+    with _transaction(con):
+        # The temp table lives in the transaction: a rollback discards it, a commit keeps
+        # it until dropped here.
+        con.execute(f"CREATE TEMP TABLE {stage} AS SELECT * FROM {table} LIMIT 0")
+        if len(rows):
+            with _registered(con, rows, "rows") as view:
+                select = _select_rows(view, list(rows.columns), override=override)
+                con.execute(f"INSERT INTO {stage} BY NAME {select}", params)
+            con.execute(f"DELETE FROM {table} AS t USING {stage} AS s WHERE {on}")
+            con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {stage}")
+        con.execute(f"DROP TABLE {stage}")
+        _write_quarantine(
+            con,
+            table,
+            rejected,
+            trade_date=trade_date,
+            snapshot=snapshot,
+            run_id=run_id,
+            source=source,
+            now=now,
+        )
+    return len(rows)

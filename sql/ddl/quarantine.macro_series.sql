@@ -1,0 +1,29 @@
+-- quarantine.macro_series
+-- grain:         one rejected row of one run of raw.macro_series
+-- key:           (trade_date, snapshot, row_number) (unique; checked in validation, no PRIMARY KEY on purpose)
+-- time column:   trade_date
+-- partition key: (trade_date, snapshot), replaced together with the partition's write
+
+CREATE SCHEMA IF NOT EXISTS quarantine;
+
+CREATE TABLE IF NOT EXISTS quarantine.macro_series (
+    trade_date     DATE NOT NULL,
+    snapshot       VARCHAR NOT NULL,
+    row_number     BIGINT NOT NULL,
+    record         VARCHAR,
+    reason         VARCHAR NOT NULL,
+    source         VARCHAR NOT NULL,
+    run_id         VARCHAR NOT NULL,
+    quarantined_at TIMESTAMPTZ NOT NULL
+);
+
+COMMENT ON TABLE quarantine.macro_series IS 'Rows rejected on their way to raw.macro_series, with the reason; replaced with each run of the partition.';
+
+COMMENT ON COLUMN quarantine.macro_series.trade_date IS 'Trading day of the run that rejected the row.';
+COMMENT ON COLUMN quarantine.macro_series.snapshot IS 'Snapshot of the run that rejected the row: midday or close.';
+COMMENT ON COLUMN quarantine.macro_series.row_number IS 'Position of the row in the batch the source returned.';
+COMMENT ON COLUMN quarantine.macro_series.record IS 'The row as it came from the source, as JSON.';
+COMMENT ON COLUMN quarantine.macro_series.reason IS 'Why the row was rejected (failed checks).';
+COMMENT ON COLUMN quarantine.macro_series.source IS 'Which source produced the row: sample, landing or live:<provider>.';
+COMMENT ON COLUMN quarantine.macro_series.run_id IS 'The Dagster run that rejected the row.';
+COMMENT ON COLUMN quarantine.macro_series.quarantined_at IS 'When the row was written to quarantine.';
