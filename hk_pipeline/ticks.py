@@ -61,4 +61,4 @@ def on_tick(price: np.ndarray | float, tol: float = 1e-6) -> np.ndarray:
     p = np.asarray(price, dtype=float)
     tick = tick_size(p)
     ratio = p / tick
-    return (np.abs(ratio - np.round(ratio)) < tol * np.maximum(1.0, ratio)) & (p > 0)
+    return (np.abs(ratio - np.round(ratio)) < tol) & (p > 0)

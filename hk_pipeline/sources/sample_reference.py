@@ -218,6 +218,8 @@ def _synthetic_universe(named: pd.DataFrame) -> pd.DataFrame:
     """Synthetic shares sized so the whole universe has RECAP_SHARE_COUNT alive on RECAP_DATE."""
     rng = _rng(1)
     days = _weekdays(_EVENTS_FROM, _EVENTS_TO)
+    # No listing or delisting on the recap day: its breadth has no listing-day shares.
+    days = days[days != np.datetime64(RECAP_DATE, "ns")]
     years = (_EVENTS_TO - _EVENTS_FROM).days / 365.25
     target = np.datetime64(RECAP_DATE, "ns")
 

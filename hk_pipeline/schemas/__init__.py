@@ -1,0 +1,34 @@
+"""Pandera models of the warehouse tables (one module per table) and the validation runner.
+
+Declaring (the models) is separate from running (`validate.py`). No Dagster here.
+"""
+
+from hk_pipeline.schemas.index_constituents import IndexConstituents
+from hk_pipeline.schemas.index_levels import IndexLevels
+from hk_pipeline.schemas.intraday_bars import IntradayBars
+from hk_pipeline.schemas.macro_series import MacroSeries
+from hk_pipeline.schemas.quotes import Quotes
+from hk_pipeline.schemas.securities import Securities
+from hk_pipeline.schemas.validate import (
+    MODELS,
+    SchemaMismatchError,
+    ValidationOutcome,
+    Verdict,
+    assess,
+    validate_frame,
+)
+
+__all__ = [
+    "MODELS",
+    "IndexConstituents",
+    "IndexLevels",
+    "IntradayBars",
+    "MacroSeries",
+    "Quotes",
+    "SchemaMismatchError",
+    "Securities",
+    "ValidationOutcome",
+    "Verdict",
+    "assess",
+    "validate_frame",
+]

@@ -1,0 +1,209 @@
+"""The offline sample market: a deterministic simulator anchored on real figures.
+
+Same day in, same rows out, on any machine: every random number is a hash of (symbol,
+date, stream), and the whole daily path is rebuilt from the start in about a second per
+process (then memoised, which only saves time). Every row carries source = 'sample'.
+What is real: the HSI closes, the HSI member lists, the recap's figures for 2025-11-21
+mid-day, the named large caps and the macro readings marked real in sample_reference.
+Everything else is simulated.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+
+from hk_pipeline import calendar
+from hk_pipeline.sources import sample_reference as ref
+from hk_pipeline.sources.sample_market import daily, intraday, recap
+from hk_pipeline.sources.sample_market.daily import INDEX_CODES, DailyMarket
+
+SOURCE = "sample"
+
+
+@lru_cache(maxsize=1)
+def market() -> DailyMarket:
+    """The whole simulated market, every share and index on every trading day."""
+    universe = ref.securities_universe().reset_index(drop=True)
+    membership = ref.index_membership()
+    days = daily.sample_days()
+    m = daily.simulate(universe, membership, ref.hsi_official_closes(), days)
+    daily.recorded_closes(m)
+    pins = recap.load_pins()
+    recap.apply_recap(m, pins)
+    daily.recorded_closes(m)
+    midday_pins = {(code, recap.RECAP_DAY): level for code, level in pins.levels.items()}
+    daily.index_levels(m, midday_pins)
+    return m
+
+
+@lru_cache(maxsize=2)
+def simulated_day(d: date) -> intraday.SimulatedDay:
+    return intraday.simulate_day(market(), d)
+
+
+def _check_day(d: date) -> None:
+    if not calendar.is_trading_day(d):
+        raise ValueError(f"{d} is not an HKEX trading day")
+
+
+class SampleSource:
+    """The default source: a simulated market, labelled 'sample' in every row."""
+
+    name = SOURCE
+
+    def securities(self, trade_date: date) -> pd.DataFrame:
+        u = market().universe
+        listed = pd.to_datetime(u["listed_on"]).dt.date
+        delisted = pd.to_datetime(u["delisted_on"]).dt.date
+        alive = (listed <= trade_date) & (delisted.isna() | (delisted > trade_date))
+        rows = u[alive]
+        return pd.DataFrame(
+            {
+                "symbol": rows["symbol"],
+                "name": rows["name"],
+                "board": rows["board"],
+                "industry": rows["industry"],
+                "board_lot": rows["board_lot"].astype("int64"),
+                "issued_shares": rows["issued_shares"].astype("int64"),
+                "currency": rows["currency"],
+                "listed_on": listed[alive],
+                # The simulator knows its own future delistings; rows are still filtered
+                # point in time by valid_from/valid_to when read.
+                "valid_from": listed[alive],
+                "valid_to": delisted[alive],
+                "source": SOURCE,
+            }
+        ).reset_index(drop=True)
+
+    def index_constituents(self, trade_date: date) -> pd.DataFrame:
+        m = market()
+        rows = daily.constituent_factors(m.universe, ref.index_membership())
+        in_force = (rows["valid_from"] <= trade_date) & (
+            rows["valid_to"].isna() | (rows["valid_to"] > trade_date)
+        )
+        rows = rows[in_force]
+        return pd.DataFrame(
+            {
+                "index_code": rows["index_code"],
+                "symbol": rows["symbol"],
+                "issued_shares": rows["issued_shares"].astype("int64"),
+                "faf": rows["faf"],
+                "cap_factor": rows["cap_factor"],
+                "valid_from": rows["valid_from"],
+                "valid_to": rows["valid_to"],
+                "source": SOURCE,
+            }
+        ).reset_index(drop=True)
+
+    def quotes(self, trade_date: date, snapshot: str) -> pd.DataFrame:
+        _check_day(trade_date)
+        m = market()
+        k = m.day(trade_date)
+        day = simulated_day(trade_date)
+        alive = np.flatnonzero(m.alive[:, k])
+        prev = np.where(m.listing_day[alive, k], np.nan, m.close[alive, k - 1])
+        frame = pd.DataFrame({"symbol": m.symbols[alive], "prev_close": prev})
+        sessions = [day.morning] if snapshot == "midday" else [day.morning, day.afternoon]
+        agg = _aggregate(sessions, len(m.symbols))
+        for col in ("open", "high", "low", "last", "volume", "turnover"):
+            frame[col] = agg[col][alive]
+        frame["volume"] = frame["volume"].astype("int64")
+        frame.insert(0, "snapshot", snapshot)
+        frame.insert(0, "trade_date", trade_date)
+        frame["as_of"] = calendar.snapshot_time(trade_date, snapshot)
+        frame["source"] = SOURCE
+        return frame
+
+    def index_levels(self, trade_date: date, snapshot: str) -> pd.DataFrame:
+        _check_day(trade_date)
+        m = market()
+        k = m.day(trade_date)
+        day = simulated_day(trade_date)
+        rows = []
+        for code in INDEX_CODES:
+            bars = day.index_bars[code]
+            if snapshot == "midday":
+                bars = bars[bars["session"] == "midday"]
+                last = m.index_midday[code][k]
+            else:
+                last = m.index_close[code][k]
+            rows.append(
+                {
+                    "trade_date": trade_date,
+                    "snapshot": snapshot,
+                    "index_code": code,
+                    "prev_close": round(float(m.index_close[code][k - 1]), 2),
+                    "open": float(bars["open"].iloc[0]),
+                    "high": float(bars["high"].max()),
+                    "low": float(bars["low"].min()),
+                    "last": round(float(last), 2),
+                    "as_of": calendar.snapshot_time(trade_date, snapshot),
+                    "source": SOURCE,
+                }
+            )
+        return pd.DataFrame(rows)
+
+    def intraday_bars(self, trade_date: date, snapshot: str) -> pd.DataFrame:
+        _check_day(trade_date)
+        m = market()
+        day = simulated_day(trade_date)
+        bars = day.morning if snapshot == "midday" else day.afternoon
+        n, t = bars.close.shape
+        shares = pd.DataFrame(
+            {
+                "symbol": np.repeat(m.symbols[bars.rows], t),
+                "ts": pd.DatetimeIndex(np.tile(pd.DatetimeIndex(bars.ts).asi8, n), tz="UTC"),
+                "open": bars.open.ravel(),
+                "high": bars.high.ravel(),
+                "low": bars.low.ravel(),
+                "close": bars.close.ravel(),
+                "volume": bars.volume.ravel(),
+                "turnover": bars.turnover.ravel(),
+            }
+        )
+        frames = [shares]
+        for code, ib in day.index_bars.items():
+            part = ib[ib["session"] == snapshot].drop(columns="session").copy()
+            part.insert(0, "symbol", code)
+            part["volume"] = 0
+            part["turnover"] = 0.0
+            frames.append(part)
+        out = pd.concat(frames, ignore_index=True)
+        out["ts"] = pd.to_datetime(out["ts"]).dt.tz_convert(calendar.TZ)
+        out.insert(0, "snapshot", snapshot)
+        out.insert(0, "trade_date", trade_date)
+        out["volume"] = out["volume"].astype("int64")
+        out["source"] = SOURCE
+        return out
+
+    def macro_series(self, as_of: datetime) -> pd.DataFrame:
+        readings = ref.macro_readings()
+        released = pd.to_datetime(readings["released_at"])
+        on = pd.to_datetime(readings["released_on"]).dt.tz_localize(calendar.TZ)
+        known_by = released.where(released.notna(), on)
+        rows = readings[known_by <= pd.Timestamp(as_of)]
+        return rows.assign(source=SOURCE)[
+            ["series_id", "period", "value", "unit", "released_on", "released_at", "source"]
+        ].reset_index(drop=True)
+
+
+def _aggregate(sessions: list[intraday.SessionBars], n: int) -> dict[str, np.ndarray]:
+    """Cumulative quote fields per universe row from the bars of the given sessions."""
+    out = {c: np.full(n, np.nan) for c in ("open", "high", "low", "last")}
+    out["volume"] = np.zeros(n)
+    out["turnover"] = np.zeros(n)
+    for s in sessions:
+        if len(s.rows) == 0:
+            continue
+        r = s.rows
+        out["open"][r] = np.where(np.isnan(out["open"][r]), s.open[:, 0], out["open"][r])
+        out["high"][r] = np.fmax(out["high"][r], s.high.max(axis=1))
+        out["low"][r] = np.fmin(out["low"][r], s.low.min(axis=1))
+        out["last"][r] = s.close[:, -1]
+        out["volume"][r] += s.volume.sum(axis=1)
+        out["turnover"][r] += s.turnover.sum(axis=1)
+    return out

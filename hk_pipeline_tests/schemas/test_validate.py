@@ -1,0 +1,308 @@
+"""Tests of the table models and validate_frame/assess, on small frames built by hand."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hk_pipeline.schemas import (
+    MODELS,
+    SchemaMismatchError,
+    ValidationOutcome,
+    assess,
+    validate_frame,
+)
+
+
+def quotes(n: int = 4) -> pd.DataFrame:
+    """n valid raw.quotes rows, as a source might deliver them (strings, float volume)."""
+    return pd.DataFrame(
+        {
+            "trade_date": ["2025-11-21"] * n,
+            "snapshot": ["midday"] * n,
+            "symbol": [f"{i:05d}" for i in range(1, n + 1)],
+            "prev_close": [10.0] * n,
+            "open": [10.02] * n,
+            "high": [10.5] * n,
+            "low": [9.9] * n,
+            "last": [10.2] * n,
+            "volume": [100.0] * n,
+            "turnover": [1020.0] * n,
+            "as_of": ["2025-11-21 12:00"] * n,
+            "source": ["sample"] * n,
+        }
+    )
+
+
+def bars() -> pd.DataFrame:
+    """Two share bars and one index bar of the midday session."""
+    return pd.DataFrame(
+        {
+            "trade_date": pd.to_datetime(["2025-11-21"] * 3),
+            "snapshot": ["midday"] * 3,
+            "symbol": ["00700", "00700", "HSI"],
+            "ts": pd.to_datetime(["2025-11-21 09:30", "2025-11-21 09:31", "2025-11-21 09:30"]),
+            "open": [600.0, 600.5, 25000.37],
+            "high": [601.0, 601.0, 25010.11],
+            "low": [599.5, 600.0, 24990.02],
+            "close": [600.5, 600.0, 25001.5],
+            "volume": [1000, 2000, 0],
+            "turnover": [600500.0, 1201000.0, 0.0],
+            "source": ["sample"] * 3,
+        }
+    )
+
+
+def index_levels() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "trade_date": ["2025-11-21"] * 3,
+            "snapshot": ["close"] * 3,
+            "index_code": ["HSI", "HSCEI", "HSTECH"],
+            "prev_close": [25835.57, 9120.5, 5600.1],
+            "open": [25500.0, 9000.0, 5500.0],
+            "high": [25600.0, 9050.0, 5550.0],
+            "low": [25200.0, 8900.0, 5400.0],
+            "last": [25220.02, 8910.0, 5420.0],
+            "as_of": pd.to_datetime(["2025-11-21 08:10"] * 3).tz_localize("UTC"),
+            "source": ["sample"] * 3,
+        }
+    )
+
+
+def reason_of(outcome: ValidationOutcome, row: int) -> str:
+    rej = outcome.rejected.set_index("row_number")
+    return str(rej.loc[row, "reason"])
+
+
+def test_valid_frame_passes_untouched_and_is_coerced() -> None:
+    df = quotes()
+    out = validate_frame("raw.quotes", df)
+    assert out.n_rejected == 0
+    assert out.n_rows == len(df) == len(out.valid)
+    assert out.failure_counts == {}
+    assert out.valid["volume"].dtype == np.dtype("int64")
+    assert out.valid["volume"].tolist() == [100] * 4
+    assert out.valid["trade_date"].dtype == np.dtype("datetime64[ns]")
+    assert str(out.valid["as_of"].dt.tz) == "Asia/Hong_Kong"
+    assert out.valid["symbol"].tolist() == df["symbol"].tolist()
+    assert list(out.rejected.columns) == ["row_number", "record", "reason"]
+
+
+def test_negative_price_rejected_rest_valid() -> None:
+    df = quotes()
+    df.loc[2, "low"] = -9.9
+    out = validate_frame("raw.quotes", df)
+    assert out.rejected["row_number"].tolist() == [2]
+    assert "low: price must be a positive, finite number (-9.9)" in reason_of(out, 2)
+    assert len(out.valid) == 3
+    assert out.valid["symbol"].tolist() == ["00001", "00002", "00004"]
+    assert out.failure_counts["low: price must be a positive, finite number"] == 1
+
+
+def test_duplicate_key_rejects_every_copy() -> None:
+    df = quotes()
+    df.loc[3, "symbol"] = "00001"
+    out = validate_frame("raw.quotes", df)
+    assert sorted(out.rejected["row_number"]) == [0, 3]
+    for row in (0, 3):
+        assert "duplicate key (trade_date=2025-11-21, snapshot=midday, symbol=00001)" in (
+            reason_of(out, row)
+        )
+    assert out.valid["symbol"].tolist() == ["00002", "00003"]
+    assert out.failure_counts == {"duplicate key": 2}
+
+
+def test_price_off_tick_table_rejected() -> None:
+    df = quotes()
+    df.loc[1, "prev_close"] = 10.01  # 10.00-20.00 trades in 0.02 steps
+    out = validate_frame("raw.quotes", df)
+    assert out.rejected["row_number"].tolist() == [1]
+    assert "prev_close: price off the HKEX tick table (10.01)" in reason_of(out, 1)
+
+
+def test_high_below_low_rejected() -> None:
+    df = quotes()
+    df.loc[0, "high"] = 9.8
+    out = validate_frame("raw.quotes", df)
+    assert out.rejected["row_number"].tolist() == [0]
+    assert "high below" in reason_of(out, 0)
+    assert "high=9.8" in reason_of(out, 0)
+
+
+def test_untraded_share_valid_only_without_volume() -> None:
+    df = quotes()
+    df.loc[[0, 1], ["open", "high", "low", "last"]] = np.nan
+    df.loc[0, ["volume", "turnover"]] = 0.0
+    out = validate_frame("raw.quotes", df)
+    assert out.rejected["row_number"].tolist() == [1]
+    assert "untraded" in reason_of(out, 1)
+    assert out.valid["symbol"].tolist() == ["00001", "00003", "00004"]
+    assert pd.isna(out.valid.loc[0, "last"])
+
+
+def test_missing_column_raises_naming_it() -> None:
+    df = quotes().drop(columns=["turnover"])
+    with pytest.raises(SchemaMismatchError, match=r"raw\.quotes.*turnover"):
+        validate_frame("raw.quotes", df)
+
+
+def test_column_that_converts_for_no_row_raises() -> None:
+    df = quotes()
+    df["volume"] = "lots"
+    with pytest.raises(SchemaMismatchError, match="volume"):
+        validate_frame("raw.quotes", df)
+
+
+def test_nan_and_inf_prices_rejected_with_valid_json_record() -> None:
+    df = quotes()
+    df.loc[0, "prev_close"] = np.inf  # NaN is allowed: a listing day
+    df.loc[1, "last"] = np.inf
+    df.loc[2, "open"] = -np.inf
+    out = validate_frame("raw.quotes", df)
+    assert out.rejected["row_number"].tolist() == [0, 1, 2]
+    assert "prev_close" in reason_of(out, 0)
+    assert "last: price must be a positive, finite number (inf)" in reason_of(out, 1)
+
+    def strict(token: str) -> None:
+        raise ValueError(f"not JSON: {token}")
+
+    records = [json.loads(r, parse_constant=strict) for r in out.rejected["record"]]
+    assert records[0]["prev_close"] is None
+    assert records[1]["last"] == "inf"
+    assert records[2]["open"] == "-inf"
+    assert records[1]["symbol"] == "00002"
+    sample = out.sample(2)
+    assert [s["row_number"] for s in sample] == [0, 1]
+    assert sample[1]["record"]["symbol"] == "00002" and "reason" in sample[1]
+
+
+def test_non_integral_volume_rejected_not_truncated() -> None:
+    df = quotes()
+    df.loc[0, "volume"] = 100.5
+    out = validate_frame("raw.quotes", df)
+    assert "volume: not a whole number (100.5)" in reason_of(out, 0)
+    assert len(out.valid) == 3
+
+
+def test_assess_ok_warn_error() -> None:
+    ok = validate_frame("raw.quotes", quotes(10))
+    assert assess(ok, threshold=0.01).severity == "OK"
+
+    df = quotes(200)
+    df.loc[5, "last"] = -1.0  # 0.5 % of rows
+    out = validate_frame("raw.quotes", df)
+    warn = assess(out, threshold=0.01)
+    assert (warn.passed, warn.severity) == (True, "WARN")
+
+    error = assess(out, threshold=0.001)
+    assert (error.passed, error.severity) == (False, "ERROR")
+    assert "0.50% of 200 rows failed validation (threshold 0.10%)" in error.message
+    assert "quarantine.quotes" in error.message
+
+    critical = assess(out, threshold=0.01, critical_symbols={"00006", "HSI"})
+    assert (critical.passed, critical.severity) == (False, "ERROR")
+    assert "00006" in critical.message
+
+
+def test_index_levels_rejection_is_always_error() -> None:
+    df = index_levels()
+    assert validate_frame("raw.index_levels", df).n_rejected == 0
+    df.loc[2, "low"] = 5600.0  # above open and last
+    out = validate_frame("raw.index_levels", df)
+    assert out.rejected["row_number"].tolist() == [2]
+    verdict = assess(out, threshold=0.5)
+    assert verdict.severity == "ERROR"
+
+
+def test_bars_ticks_apply_to_shares_not_indices() -> None:
+    df = bars()
+    out = validate_frame("raw.intraday_bars", df)
+    assert out.n_rejected == 0, out.rejected["reason"].tolist()
+    assert out.valid["ts"].dt.tz is not None
+    df.loc[0, "close"] = 600.3  # 200-500 band is 0.20, 500-1000 is 0.50
+    df.loc[1, "high"] = 599.0
+    out = validate_frame("raw.intraday_bars", df)
+    assert out.rejected["row_number"].tolist() == [0, 1]
+    assert "price off the HKEX tick table (close=600.3)" in reason_of(out, 0)
+    assert "high below open/close/low" in reason_of(out, 1)
+
+
+def test_bars_outside_session_rejected() -> None:
+    df = bars()
+    df.loc[0, "ts"] = pd.Timestamp("2025-11-21 13:00")
+    out = validate_frame("raw.intraday_bars", df)
+    assert out.rejected["row_number"].tolist() == [0]
+    assert "outside" in reason_of(out, 0)
+
+
+def test_reference_tables() -> None:
+    sec = pd.DataFrame(
+        {
+            "symbol": ["00700", "00005"],
+            "name": ["TENCENT", "HSBC HOLDINGS"],
+            "board": ["Main Board", "Main Board"],
+            "industry": ["Information Technology", "Banks"],
+            "board_lot": [100, 400],
+            "issued_shares": [9_100_000_000, 17_000_000_000],
+            "currency": ["HKD", "HKD"],
+            "listed_on": ["2004-06-16", None],
+            "valid_from": ["2023-07-03", "2023-07-03"],
+            "valid_to": [None, "2023-01-01"],
+            "source": ["sample", "sample"],
+        }
+    )
+    out = validate_frame("ref.securities", sec)
+    assert out.rejected["row_number"].tolist() == [1]
+    assert "industry" in reason_of(out, 1) and "valid_to not after valid_from" in reason_of(out, 1)
+
+    cons = pd.DataFrame(
+        {
+            "index_code": ["HSI", "HSI"],
+            "symbol": ["00700", "00005"],
+            "issued_shares": [9_100_000_000, 17_000_000_000],
+            "faf": [0.7, 1.2],
+            "cap_factor": [0.8, 1.0],
+            "valid_from": ["2025-09-08", "2025-09-08"],
+            "valid_to": [None, None],
+            "source": ["sample", "sample"],
+        }
+    )
+    out = validate_frame("ref.index_constituents", cons)
+    assert out.rejected["row_number"].tolist() == [1]
+    assert "faf: factor must be in (0, 1] (1.2)" in reason_of(out, 1)
+
+
+def test_macro_series() -> None:
+    df = pd.DataFrame(
+        {
+            "series_id": ["pmi", "pmi", "gdp"],
+            "period": ["2025-10", "2025-13", "2025-10"],
+            "value": [50.1, 49.0, 1.0],
+            "unit": ["index", "index", "%"],
+            "released_on": ["2025-11-05", "2025-12-03", "2025-11-05"],
+            "released_at": [None, "2025-12-03 08:30", None],
+            "source": ["sample"] * 3,
+        }
+    )
+    out = validate_frame("raw.macro_series", df)
+    assert out.rejected["row_number"].tolist() == [1, 2]
+    assert "period" in reason_of(out, 1) and "series_id" in reason_of(out, 2)
+
+
+def test_models_cover_the_tables_and_describe_every_column() -> None:
+    assert set(MODELS) == {
+        "ref.securities",
+        "ref.index_constituents",
+        "raw.quotes",
+        "raw.index_levels",
+        "raw.intraday_bars",
+        "raw.macro_series",
+    }
+    for table, model in MODELS.items():
+        schema = model.to_schema()
+        assert "source" in schema.columns, table
+        assert {"run_id", "loaded_at"}.isdisjoint(schema.columns), table
+        for name, col in schema.columns.items():
+            assert col.description, f"{table}.{name} has no description"
