@@ -169,7 +169,7 @@ def test_nan_and_inf_prices_rejected_with_valid_json_record() -> None:
         raise ValueError(f"not JSON: {token}")
 
     records = [json.loads(r, parse_constant=strict) for r in out.rejected["record"]]
-    assert records[0]["prev_close"] is None
+    assert records[0]["prev_close"] == "inf"
     assert records[1]["last"] == "inf"
     assert records[2]["open"] == "-inf"
     assert records[1]["symbol"] == "00002"
