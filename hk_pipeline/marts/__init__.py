@@ -1,0 +1,5 @@
+"""Derived tables (``mart.*``): SQL in ``sql/marts``, run with bound parameters, no Dagster."""
+
+from hk_pipeline.marts.runner import MART_NAMES, compute_mart, mart_sql, write_mart
+
+__all__ = ["MART_NAMES", "compute_mart", "mart_sql", "write_mart"]

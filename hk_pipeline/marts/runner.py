@@ -1,0 +1,260 @@
+"""Running the mart SQL of ``sql/marts`` for one partition and writing the result.
+
+Each ``sql/marts/mart.<name>.sql`` is a single SELECT over ``ref.*`` and ``raw.*`` with named
+parameters (``$trade_date``, ``$snapshot`` and, for macro_asof, ``$as_of`` and
+``$trading_days``). The SQL is the one definition of each number: assets, report and analysts
+all run the same text. Mart tables are created from the SQL's own result types (``LIMIT 0``),
+so no second DDL has to be kept in step with it.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from functools import lru_cache
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+
+from hk_pipeline import calendar
+from hk_pipeline.paths import MARTS_DIR
+
+MART_NAMES: tuple[str, ...] = (
+    "index_moves",
+    "index_attribution",
+    "market_breadth",
+    "sector_performance",
+    "top_turnover",
+    "top_movers",
+    "macro_asof",
+)
+"""Marts in dependency order. Each reads only ``ref.*``/``raw.*``, so any order works today;
+the report reads all of them."""
+
+MART_SCHEMA = "mart"
+LINEAGE_COLUMNS = ("run_id", "loaded_at")
+_PARAM = re.compile(r"\$([a-z_][a-z0-9_]*)")
+_COMMENT = re.compile(r"--[^\n]*")
+
+
+def _check_name(name: str) -> None:
+    if name not in MART_NAMES:
+        raise ValueError(f"unknown mart {name!r}: expected one of {', '.join(MART_NAMES)}")
+
+
+def table_name(name: str) -> str:
+    """``index_moves`` -> ``mart.index_moves``."""
+    _check_name(name)
+    return f"{MART_SCHEMA}.{name}"
+
+
+def mart_sql(name: str) -> str:
+    """The SELECT of ``sql/marts/mart.<name>.sql`` (without a trailing semicolon)."""
+    _check_name(name)
+    path = MARTS_DIR / f"{MART_SCHEMA}.{name}.sql"
+    if not path.exists():
+        raise FileNotFoundError(f"mart SQL {path} is missing; is the project checkout complete?")
+    return path.read_text(encoding="utf-8").strip().rstrip(";").rstrip()
+
+
+def mart_description(name: str) -> str:
+    """The first header line of the mart's SQL, without ``-- mart.<name>:``."""
+    first = mart_sql(name).splitlines()[0]
+    return first.removeprefix("--").strip().removeprefix(f"{table_name(name)}:").strip()
+
+
+def sql_parameters(sql: str) -> list[str]:
+    """Names of the ``$name`` parameters a statement uses (comments ignored), in order."""
+    return list(dict.fromkeys(_PARAM.findall(_COMMENT.sub("", sql))))
+
+
+@lru_cache(maxsize=1)
+def _all_trading_days() -> tuple[date, ...]:
+    start = calendar.START_DATE.replace(year=calendar.START_DATE.year - 5)
+    return tuple(calendar.trading_days(start, calendar.last_calendar_date()))
+
+
+def trading_days_param() -> list[date]:
+    """HKEX trading days bound to ``$trading_days`` (five years before START_DATE onwards).
+
+    Passed to the SQL rather than stored in a table so the macro rule stays in one SELECT;
+    a release dated before the first of these days gets no effective time and is not seen.
+    """
+    return list(_all_trading_days())
+
+
+def _parameters(
+    name: str, trade_date: date, snapshot: str, as_of: datetime | None
+) -> dict[str, object]:
+    if not isinstance(trade_date, date) or isinstance(trade_date, datetime):
+        raise TypeError(f"trade_date must be a datetime.date, got {trade_date!r}")
+    if snapshot not in calendar.SNAPSHOTS:
+        raise ValueError(f"snapshot {snapshot!r} is not one of {', '.join(calendar.SNAPSHOTS)}")
+    wanted = sql_parameters(mart_sql(name))
+    available: dict[str, object] = {"trade_date": trade_date, "snapshot": snapshot}
+    if "as_of" in wanted:
+        if as_of is None:
+            as_of = calendar.snapshot_time(trade_date, snapshot)
+        elif as_of.tzinfo is None:
+            raise ValueError(f"as_of must be timezone-aware, got {as_of!r}")
+        available["as_of"] = as_of
+    if "trading_days" in wanted:
+        available["trading_days"] = trading_days_param()
+    missing = [p for p in wanted if p not in available]
+    if missing:
+        raise ValueError(f"mart {name} uses parameter(s) {missing} the runner does not provide")
+    return {p: available[p] for p in wanted}
+
+
+def compute_mart(
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    trade_date: date,
+    snapshot: str,
+    as_of: datetime | None = None,
+) -> pd.DataFrame:
+    """Run mart ``name`` for partition (trade_date, snapshot) and return its rows.
+
+    ``as_of`` (tz-aware) is only used by marts that take it; it defaults to the snapshot's
+    instant from the calendar.
+    """
+    params = _parameters(name, trade_date, snapshot, as_of)
+    return con.execute(mart_sql(name), params).fetchdf()
+
+
+@contextmanager
+def _transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
+@contextmanager
+def _registered(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> Iterator[str]:
+    """Register ``frame`` under a unique name (never a replacement scan of a variable)."""
+    view = f"_hk_mart_{uuid.uuid4().hex}"
+    con.register(view, pa.Table.from_pandas(frame, preserve_index=False))
+    try:
+        yield view
+    finally:
+        con.unregister(view)
+
+
+def ensure_mart_table(
+    con: duckdb.DuckDBPyConnection, name: str, trade_date: date, snapshot: str
+) -> None:
+    """Create ``mart.<name>`` from the SQL's result shape plus run_id/loaded_at, if missing.
+
+    Also (re)sets the table comment from the SQL header. Call inside a transaction.
+    """
+    table = table_name(name)
+    params = _parameters(name, trade_date, snapshot, None)
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {MART_SCHEMA}")
+    con.execute(
+        f"""
+        CREATE TABLE IF NOT EXISTS {table} AS
+        SELECT *, NULL::VARCHAR AS run_id, NULL::TIMESTAMPTZ AS loaded_at
+        FROM ({mart_sql(name)}) LIMIT 0
+        """,
+        params,
+    )
+    comment = mart_description(name).replace("'", "''")
+    con.execute(f"COMMENT ON TABLE {table} IS '{comment}'")
+
+
+def _check_columns(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:
+    """Refuse a frame with columns the table lacks (the SQL changed after the table was made)."""
+    schema, name = table.split(".")
+    rows = con.execute(
+        """
+        SELECT column_name FROM duckdb_columns()
+        WHERE database_name = current_database() AND schema_name = ? AND table_name = ?
+        """,
+        [schema, name],
+    ).fetchall()
+    extra = sorted(set(frame.columns) - {r[0] for r in rows} - set(LINEAGE_COLUMNS))
+    if extra:
+        raise ValueError(
+            f"{table} has no column(s) {extra}: its SQL changed since the table was created;"
+            f" DROP TABLE {table} (marts are derived) and re-run its partitions"
+        )
+
+
+def write_mart(
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    frame: pd.DataFrame,
+    *,
+    trade_date: date,
+    snapshot: str,
+    run_id: str,
+) -> int:
+    """Replace partition (trade_date, snapshot) of ``mart.<name>`` with ``frame``.
+
+    One transaction: create the table if missing, delete the partition, insert by column
+    name with run_id and loaded_at. Rows of another partition raise ValueError (they would
+    survive that partition's next replace). Returns the number of rows inserted.
+    """
+    if not run_id:
+        raise ValueError("run_id must be non-empty")
+    table = table_name(name)
+    if len(frame):
+        dates = pd.to_datetime(frame["trade_date"]).dt.date
+        bad = int(((dates != trade_date) | (frame["snapshot"] != snapshot)).sum())
+        if bad:
+            raise ValueError(
+                f"{bad} row(s) for {table} do not belong to partition {trade_date}|{snapshot}"
+            )
+    loaded_at = datetime.now(UTC)
+    with _transaction(con):
+        ensure_mart_table(con, name, trade_date, snapshot)
+        _check_columns(con, table, frame)
+        con.execute(
+            f"DELETE FROM {table} WHERE trade_date = ? AND snapshot = ?", [trade_date, snapshot]
+        )
+        if len(frame):
+            rows = frame.drop(columns=[c for c in LINEAGE_COLUMNS if c in frame.columns])
+            with _registered(con, rows) as view:
+                con.execute(
+                    f"""
+                    INSERT INTO {table} BY NAME
+                    SELECT *, ?::VARCHAR AS run_id, ?::TIMESTAMPTZ AS loaded_at FROM {view}
+                    """,
+                    [run_id, loaded_at],
+                )
+    return len(frame)
+
+
+def read_mart(
+    con: duckdb.DuckDBPyConnection, name: str, trade_date: date, snapshot: str
+) -> pd.DataFrame:
+    """Rows of ``mart.<name>`` for the partition, computed from raw/ref if not written yet.
+
+    Lets the report run on a warehouse whose marts were never materialised (or on a partition
+    only partly run); the numbers are the same SQL either way.
+    """
+    table = table_name(name)
+    exists = con.execute(
+        """
+        SELECT count(*) FROM duckdb_tables()
+        WHERE database_name = current_database() AND schema_name = ? AND table_name = ?
+        """,
+        [MART_SCHEMA, name],
+    ).fetchall()[0][0]
+    if exists:
+        frame = con.execute(
+            f"SELECT * EXCLUDE (run_id, loaded_at) FROM {table}"
+            " WHERE trade_date = ? AND snapshot = ?",
+            [trade_date, snapshot],
+        ).fetchdf()
+        if len(frame):
+            return frame
+    return compute_mart(con, name, trade_date, snapshot)

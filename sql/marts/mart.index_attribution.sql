@@ -1,0 +1,87 @@
+-- mart.index_attribution: each constituent's weight, move and contribution in index points.
+-- grain:         one constituent of one index at one snapshot of one trading day
+-- key:           (trade_date, snapshot, index_code, symbol)
+-- time column:   trade_date
+-- partition key: (trade_date, snapshot); parameters $trade_date (DATE), $snapshot (VARCHAR)
+--
+-- Hang Seng arithmetic: contribution_i = L_t-1 * w_i * r_i with w_i the weight at the previous
+-- close. Summed over an index this is exactly mart.index_moves.computed_level - prev_close, and
+-- the official change within mart.index_moves.diff_bp.
+--
+-- columns:
+--   trade_date, snapshot   the partition
+--   index_code             HSI, HSCEI or HSTECH
+--   symbol, name           constituent (name from ref.securities in force on trade_date)
+--   prev_close, last       the share's previous close and last price, HKD (last NULL: untraded)
+--   traded                 true if the share traded this session (else held at prev_close)
+--   weight                 share of the index at the previous close, a fraction (sums to 1):
+--                          prev_close * IS * FAF * CF / sum over members; NULL without prev_close
+--   change_pct             (last / prev_close - 1) * 100, percent; 0 when untraded
+--   index_prev_close       the index's official previous close, points
+--   contribution_points    index_prev_close * weight * change_pct / 100, points
+--   drag_rank              1 = the constituent that pulled the index down most
+--   lift_rank              1 = the constituent that lifted the index most
+WITH cons AS (
+    SELECT c.index_code, c.symbol, c.issued_shares * c.faf * c.cap_factor AS factor
+    FROM ref.index_constituents AS c
+    WHERE c.valid_from <= $trade_date::DATE
+      AND (c.valid_to IS NULL OR c.valid_to > $trade_date::DATE)
+),
+names AS (
+    SELECT s.symbol, s.name
+    FROM ref.securities AS s
+    WHERE s.valid_from <= $trade_date::DATE
+      AND (s.valid_to IS NULL OR s.valid_to > $trade_date::DATE)
+),
+quotes AS (
+    SELECT q.symbol, q.prev_close, q.last
+    FROM raw.quotes AS q
+    WHERE q.trade_date = $trade_date::DATE AND q.snapshot = $snapshot::VARCHAR
+),
+levels AS (
+    SELECT l.index_code, l.prev_close AS index_prev_close
+    FROM raw.index_levels AS l
+    WHERE l.trade_date = $trade_date::DATE AND l.snapshot = $snapshot::VARCHAR
+),
+weighted AS (
+    SELECT
+        c.index_code,
+        c.symbol,
+        n.name,
+        q.prev_close,
+        q.last,
+        q.last IS NOT NULL AS traded,
+        q.prev_close * c.factor
+            / nullif(sum(q.prev_close * c.factor) OVER (PARTITION BY c.index_code), 0) AS weight,
+        (coalesce(q.last, q.prev_close) / nullif(q.prev_close, 0) - 1) * 100 AS change_pct,
+        l.index_prev_close
+    FROM cons AS c
+    LEFT JOIN quotes AS q ON q.symbol = c.symbol
+    LEFT JOIN names AS n ON n.symbol = c.symbol
+    LEFT JOIN levels AS l ON l.index_code = c.index_code
+),
+contributions AS (
+    SELECT *, index_prev_close * weight * change_pct / 100 AS contribution_points
+    FROM weighted
+)
+SELECT
+    $trade_date::DATE AS trade_date,
+    $snapshot::VARCHAR AS snapshot,
+    index_code,
+    symbol,
+    name,
+    prev_close,
+    last,
+    traded,
+    weight,
+    change_pct,
+    index_prev_close,
+    contribution_points,
+    row_number() OVER (
+        PARTITION BY index_code ORDER BY contribution_points ASC NULLS LAST, symbol
+    ) AS drag_rank,
+    row_number() OVER (
+        PARTITION BY index_code ORDER BY contribution_points DESC NULLS LAST, symbol
+    ) AS lift_rank
+FROM contributions
+ORDER BY index_code, drag_rank

@@ -1,0 +1,115 @@
+-- mart.market_breadth: advancers, decliners and unchanged shares per universe, with turnover.
+-- grain:         one universe at one snapshot of one trading day
+-- key:           (trade_date, snapshot, universe)
+-- time column:   trade_date
+-- partition key: (trade_date, snapshot); parameters $trade_date (DATE), $snapshot (VARCHAR)
+--
+-- Universes (all point in time on trade_date: valid_from <= D < coalesce(valid_to, infinity)):
+--   all          every share in ref.securities in force with board 'Main Board' or 'GEM'
+--                (equities only: the securities master holds no warrants, CBBCs, ETFs, debt)
+--   main_board   those on the Main Board;  gem  those on GEM
+--   HSI, HSCEI, HSTECH  the members of each index in ref.index_constituents
+-- Every universe always has a row (zeros when empty).
+--
+-- Each share falls in exactly one state, in this order:
+--   no_prev_close  quote row with no previous close (listing day): counted apart, never
+--                  in advancers/decliners/unchanged, never divided by
+--   untraded       no trade this session: last IS NULL, or no row in raw.quotes at all
+--                  (no_quote); counted in `unchanged` as the reviews do, and shown apart
+--   advancer       last > prev_close;  decliner  last < prev_close;  flat  last = prev_close
+-- raw.quotes has no suspension flag, so a suspended share cannot be told apart from one that
+-- did not trade: it is in `untraded`, and `suspended` stays 0 until a source provides the flag.
+--
+-- columns:
+--   trade_date, snapshot  the partition;  universe  see above
+--   advancers, decliners  counts
+--   unchanged             flat + untraded
+--   untraded              shares without a trade this session (included in unchanged)
+--   no_quote              shares of the universe absent from raw.quotes (included in untraded)
+--   no_prev_close         listing-day shares (not in advancers/decliners/unchanged)
+--   suspended             always 0 (no flag in the sources; see above)
+--   total                 advancers + decliners + unchanged + no_prev_close
+--   ad_ratio              advancers / decliners; NULL when there are no decliners
+--   up_turnover           turnover of advancers, HKD;  down_turnover  of decliners
+--   total_turnover        turnover of the whole universe (every state), HKD
+WITH shares AS (
+    SELECT s.symbol, s.board
+    FROM ref.securities AS s
+    WHERE s.valid_from <= $trade_date::DATE
+      AND (s.valid_to IS NULL OR s.valid_to > $trade_date::DATE)
+      AND s.board IN ('Main Board', 'GEM')
+),
+members AS (
+    SELECT DISTINCT c.index_code, c.symbol
+    FROM ref.index_constituents AS c
+    WHERE c.valid_from <= $trade_date::DATE
+      AND (c.valid_to IS NULL OR c.valid_to > $trade_date::DATE)
+),
+universes(universe, ord) AS (
+    VALUES ('all', 1), ('main_board', 2), ('gem', 3), ('HSI', 4), ('HSCEI', 5), ('HSTECH', 6)
+),
+membership AS (
+    SELECT 'all' AS universe, symbol FROM shares
+    UNION ALL
+    SELECT CASE board WHEN 'Main Board' THEN 'main_board' ELSE 'gem' END, symbol FROM shares
+    UNION ALL
+    SELECT index_code, symbol FROM members
+),
+quotes AS (
+    SELECT q.symbol, q.prev_close, q.last, q.turnover
+    FROM raw.quotes AS q
+    WHERE q.trade_date = $trade_date::DATE AND q.snapshot = $snapshot::VARCHAR
+),
+classified AS (
+    SELECT
+        m.universe,
+        m.symbol,
+        q.symbol IS NULL AS no_quote,
+        coalesce(q.turnover, 0) AS turnover,
+        CASE
+            WHEN q.symbol IS NULL THEN 'untraded'
+            WHEN q.prev_close IS NULL THEN 'no_prev_close'
+            WHEN q.last IS NULL THEN 'untraded'
+            WHEN q.last > q.prev_close THEN 'advancer'
+            WHEN q.last < q.prev_close THEN 'decliner'
+            ELSE 'flat'
+        END AS state
+    FROM membership AS m
+    LEFT JOIN quotes AS q ON q.symbol = m.symbol
+),
+counts AS (
+    SELECT
+        u.universe,
+        u.ord,
+        count(c.symbol) FILTER (WHERE c.state = 'advancer') AS advancers,
+        count(c.symbol) FILTER (WHERE c.state = 'decliner') AS decliners,
+        count(c.symbol) FILTER (WHERE c.state IN ('flat', 'untraded')) AS unchanged,
+        count(c.symbol) FILTER (WHERE c.state = 'untraded') AS untraded,
+        count(c.symbol) FILTER (WHERE c.no_quote) AS no_quote,
+        count(c.symbol) FILTER (WHERE c.state = 'no_prev_close') AS no_prev_close,
+        count(c.symbol) AS total,
+        coalesce(sum(c.turnover) FILTER (WHERE c.state = 'advancer'), 0) AS up_turnover,
+        coalesce(sum(c.turnover) FILTER (WHERE c.state = 'decliner'), 0) AS down_turnover,
+        coalesce(sum(c.turnover), 0) AS total_turnover
+    FROM universes AS u
+    LEFT JOIN classified AS c ON c.universe = u.universe
+    GROUP BY u.universe, u.ord
+)
+SELECT
+    $trade_date::DATE AS trade_date,
+    $snapshot::VARCHAR AS snapshot,
+    universe,
+    advancers,
+    decliners,
+    unchanged,
+    untraded,
+    no_quote,
+    no_prev_close,
+    0::BIGINT AS suspended,
+    total,
+    advancers::DOUBLE / nullif(decliners, 0) AS ad_ratio,
+    up_turnover::DOUBLE AS up_turnover,
+    down_turnover::DOUBLE AS down_turnover,
+    total_turnover::DOUBLE AS total_turnover
+FROM counts
+ORDER BY ord

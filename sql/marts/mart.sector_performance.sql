@@ -1,0 +1,90 @@
+-- mart.sector_performance: market-cap-weighted move, breadth and turnover per HSICS industry.
+-- grain:         one industry at one snapshot of one trading day
+-- key:           (trade_date, snapshot, industry)
+-- time column:   trade_date
+-- partition key: (trade_date, snapshot); parameters $trade_date (DATE), $snapshot (VARCHAR)
+--
+-- Shares: the 'all' universe of mart.market_breadth (ref.securities in force on trade_date,
+-- Main Board and GEM), grouped by ref.securities.industry; a share without an industry is
+-- grouped under 'Unclassified', so the counts add up to the 'all' row of mart.market_breadth.
+-- States (advancer, decliner, unchanged incl. untraded, no_prev_close) as in market_breadth.
+--
+-- columns:
+--   trade_date, snapshot  the partition;  industry  HSICS industry
+--   change_pct            market-cap-weighted change, percent: weights prev_close * issued_shares
+--                         over shares with a previous close and issued shares (untraded = 0%);
+--                         equals (sum(P_t * IS) / sum(P_t-1 * IS) - 1) * 100
+--   advancers, decliners, unchanged, untraded, no_prev_close, total   share counts
+--   market_cap            sum(P_t * issued_shares) of the weighted shares, HKD
+--   turnover              HKD;  turnover_share_pct  share of the 'all' universe's turnover, percent
+--   rank                  1 = best change_pct (ties by industry name; NULL change last)
+WITH shares AS (
+    SELECT s.symbol, coalesce(s.industry, 'Unclassified') AS industry, s.issued_shares
+    FROM ref.securities AS s
+    WHERE s.valid_from <= $trade_date::DATE
+      AND (s.valid_to IS NULL OR s.valid_to > $trade_date::DATE)
+      AND s.board IN ('Main Board', 'GEM')
+),
+quotes AS (
+    SELECT q.symbol, q.prev_close, q.last, q.turnover
+    FROM raw.quotes AS q
+    WHERE q.trade_date = $trade_date::DATE AND q.snapshot = $snapshot::VARCHAR
+),
+classified AS (
+    SELECT
+        s.industry,
+        s.symbol,
+        s.issued_shares,
+        q.prev_close,
+        coalesce(q.last, q.prev_close) AS price,
+        coalesce(q.turnover, 0) AS turnover,
+        CASE
+            WHEN q.symbol IS NULL THEN 'untraded'
+            WHEN q.prev_close IS NULL THEN 'no_prev_close'
+            WHEN q.last IS NULL THEN 'untraded'
+            WHEN q.last > q.prev_close THEN 'advancer'
+            WHEN q.last < q.prev_close THEN 'decliner'
+            ELSE 'flat'
+        END AS state
+    FROM shares AS s
+    LEFT JOIN quotes AS q ON q.symbol = s.symbol
+),
+industries AS (
+    SELECT
+        industry,
+        sum(price * issued_shares) FILTER (WHERE prev_close > 0) AS cap_now,
+        sum(prev_close * issued_shares) FILTER (WHERE prev_close > 0) AS cap_prev,
+        count(*) FILTER (WHERE state = 'advancer') AS advancers,
+        count(*) FILTER (WHERE state = 'decliner') AS decliners,
+        count(*) FILTER (WHERE state IN ('flat', 'untraded')) AS unchanged,
+        count(*) FILTER (WHERE state = 'untraded') AS untraded,
+        count(*) FILTER (WHERE state = 'no_prev_close') AS no_prev_close,
+        count(*) AS total,
+        sum(turnover)::DOUBLE AS turnover
+    FROM classified
+    GROUP BY industry
+),
+measured AS (
+    SELECT
+        *,
+        (cap_now / nullif(cap_prev, 0) - 1) * 100 AS change_pct,
+        turnover * 100 / nullif(sum(turnover) OVER (), 0) AS turnover_share_pct
+    FROM industries
+)
+SELECT
+    $trade_date::DATE AS trade_date,
+    $snapshot::VARCHAR AS snapshot,
+    industry,
+    change_pct,
+    advancers,
+    decliners,
+    unchanged,
+    untraded,
+    no_prev_close,
+    total,
+    cap_now::DOUBLE AS market_cap,
+    turnover,
+    turnover_share_pct,
+    row_number() OVER (ORDER BY change_pct DESC NULLS LAST, industry) AS rank
+FROM measured
+ORDER BY rank

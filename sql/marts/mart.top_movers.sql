@@ -1,0 +1,70 @@
+-- mart.top_movers: the 20 biggest gainers and the 20 biggest losers at the snapshot.
+-- grain:         one ranked share per direction at one snapshot of one trading day
+-- key:           (trade_date, snapshot, direction, rank)
+-- time column:   trade_date
+-- partition key: (trade_date, snapshot); parameters $trade_date (DATE), $snapshot (VARCHAR)
+--
+-- Shares: the 'all' universe of mart.market_breadth that traded this session (last not NULL)
+-- and have a previous close (listing-day shares have no change to rank). Gainers have
+-- change_pct > 0, losers < 0, so a day with fewer than 20 risers lists fewer gainers.
+-- Ties broken by higher turnover, then symbol.
+--
+-- columns:
+--   trade_date, snapshot  the partition
+--   direction             'gainer' or 'loser';  rank  1 = biggest move in that direction
+--   symbol, name          from ref.securities in force on trade_date
+--   last, prev_close      HKD
+--   change_pct            (last / prev_close - 1) * 100, percent
+--   turnover              HKD
+WITH shares AS (
+    SELECT s.symbol, s.name
+    FROM ref.securities AS s
+    WHERE s.valid_from <= $trade_date::DATE
+      AND (s.valid_to IS NULL OR s.valid_to > $trade_date::DATE)
+      AND s.board IN ('Main Board', 'GEM')
+),
+moves AS (
+    SELECT
+        q.symbol,
+        s.name,
+        q.last,
+        q.prev_close,
+        (q.last / q.prev_close - 1) * 100 AS change_pct,
+        coalesce(q.turnover, 0)::DOUBLE AS turnover
+    FROM raw.quotes AS q
+    JOIN shares AS s ON s.symbol = q.symbol
+    WHERE q.trade_date = $trade_date::DATE
+      AND q.snapshot = $snapshot::VARCHAR
+      AND q.last IS NOT NULL
+      AND q.prev_close > 0
+),
+ranked AS (
+    SELECT
+        'gainer' AS direction,
+        row_number() OVER (ORDER BY change_pct DESC, turnover DESC, symbol) AS rank,
+        *
+    FROM moves
+    WHERE change_pct > 0
+    QUALIFY rank <= 20
+    UNION ALL
+    SELECT
+        'loser' AS direction,
+        row_number() OVER (ORDER BY change_pct ASC, turnover DESC, symbol) AS rank,
+        *
+    FROM moves
+    WHERE change_pct < 0
+    QUALIFY rank <= 20
+)
+SELECT
+    $trade_date::DATE AS trade_date,
+    $snapshot::VARCHAR AS snapshot,
+    direction,
+    rank,
+    symbol,
+    name,
+    last,
+    prev_close,
+    change_pct,
+    turnover
+FROM ranked
+ORDER BY direction, rank
