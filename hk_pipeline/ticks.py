@@ -6,6 +6,8 @@ eleven rows of exchange rules (HKEX Trading Rules, Third Schedule).
 
 from __future__ import annotations
 
+from bisect import bisect_left
+
 import numpy as np
 
 # (upper bound of the band, tick within the band); a price equal to a bound is on both grids.
@@ -62,3 +64,21 @@ def on_tick(price: np.ndarray | float, tol: float = 1e-6) -> np.ndarray:
     tick = tick_size(p)
     ratio = p / tick
     return (np.abs(ratio - np.round(ratio)) < tol) & (p > 0)
+
+
+_BOUND_LIST = [b for b, _ in SPREAD_TABLE]
+
+
+def tick_of(price: float) -> float:
+    """Scalar tick_size, for loops that move one price at a time."""
+    return SPREAD_TABLE[min(bisect_left(_BOUND_LIST, price), len(SPREAD_TABLE) - 1)][1]
+
+
+def step_price(price: float, steps: int) -> float:
+    """Scalar step_ticks: move one price by whole ticks, band by band."""
+    for _ in range(abs(steps)):
+        if steps > 0:
+            price = round(price + tick_of(price + 1e-9), 3)
+        else:
+            price = round(price - tick_of(price - 1e-9), 3)
+    return price

@@ -19,7 +19,7 @@ import pandas as pd
 
 from hk_pipeline import calendar
 from hk_pipeline.sources.sample_market.noise import cell_keys, normals, symbol_keys, uniforms
-from hk_pipeline.ticks import round_to_tick, step_ticks, tick_size
+from hk_pipeline.ticks import round_to_tick, step_price, tick_of, tick_size
 
 ANCHOR_DAY = date(2025, 11, 20)
 INDEX_CODES = ("HSI", "HSCEI", "HSTECH")
@@ -164,17 +164,20 @@ def fit_to_target(
     bounds (inclusive) keep a price on its side of the previous close.
     """
     p = prices.copy()
+    idx = np.flatnonzero(movable & (q > 0))
+    if len(idx) == 0:
+        return p
     lo = np.zeros_like(p) if lower is None else lower
     hi = np.full_like(p, np.inf) if upper is None else upper
-    idx = np.flatnonzero(movable & (q > 0))
-    steps = q[idx] * tick_size(p[idx])
-    for j in idx[np.argsort(-steps)]:
-        resid = target - float((q * p).sum())
-        step = q[j] * tick_size(p[j])
-        n = int(np.clip(np.round(resid / step), -3, 3))
+    order = idx[np.argsort(-(q[idx] * tick_size(p[idx])))]
+    resid = target - float(np.nansum(q * p))
+    for j in order.tolist():
+        step = q[j] * tick_of(p[j])
+        n = max(-3, min(3, round(resid / step)))
         if n:
-            moved = step_ticks(p[j : j + 1], np.array([n]))[0]
+            moved = step_price(float(p[j]), n)
             if moved > 0 and lo[j] - 1e-9 <= moved <= hi[j] + 1e-9:
+                resid -= q[j] * (moved - p[j])
                 p[j] = moved
     return p
 
