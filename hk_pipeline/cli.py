@@ -1,0 +1,250 @@
+"""``hk-pipeline``: a thin command line over Dagster's own APIs.
+
+Every run goes through the persistent Dagster instance under ``$HK_PIPELINE_HOME/dagster``, so
+it shows in the UI's run history. Runs execute in-process (no process per step).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import time
+import uuid
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from hk_pipeline import calendar
+from hk_pipeline.config import SOURCES, ConfigError, Settings, load_settings
+from hk_pipeline.paths import PACKAGE_DIR, PROJECT_DIR
+
+if TYPE_CHECKING:
+    import dagster as dg
+
+DAGSTER_YAML = PACKAGE_DIR / "dagster.yaml"
+WORKSPACE_YAML = PROJECT_DIR / "workspace.yaml"
+QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+
+
+class CliError(Exception):
+    """A user error: printed as one line, exit code 2 (1 for a failed run)."""
+
+    def __init__(self, message: str, code: int = 2) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def prepare_environment(source: str | None) -> Settings:
+    """Apply --source, load settings, point DAGSTER_HOME at the project's Dagster home."""
+    if source:
+        os.environ["HK_PIPELINE_SOURCE"] = source
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        raise CliError(str(exc)) from exc
+    home = settings.dagster_home
+    home.mkdir(parents=True, exist_ok=True)
+    if not (home / "dagster.yaml").exists():
+        shutil.copyfile(DAGSTER_YAML, home / "dagster.yaml")
+    os.environ["DAGSTER_HOME"] = str(home)
+    return settings
+
+
+def parse_day(text: str, what: str = "--date") -> date:
+    """A trading day from ``YYYY-MM-DD``; CliError naming the next trading day otherwise."""
+    try:
+        d = date.fromisoformat(text)
+    except ValueError as exc:
+        raise CliError(f"{what} {text!r} is not a date (expected YYYY-MM-DD)") from exc
+    if d < calendar.START_DATE:
+        raise CliError(f"{what} {d} is before the first partition, {calendar.START_DATE}")
+    if d > calendar.last_calendar_date():
+        raise CliError(
+            f"{what} {d} is past the last day the HKEX calendar knows"
+            f" ({calendar.last_calendar_date()})"
+        )
+    return d
+
+
+def require_trading_day(d: date, what: str = "--date") -> date:
+    if not calendar.is_trading_day(d):
+        from hk_pipeline.defs.schedules import closed_reason
+
+        raise CliError(
+            f"{what} {d} is not an HKEX trading day ({closed_reason(d)}); the next trading"
+            f" day is {calendar.next_trading_day(d)}"
+        )
+    return d
+
+
+def _failure_message(result: dg.ExecuteInProcessResult) -> str:
+    """The first failed step and its message (the Failure's description, no traceback)."""
+    for event in result.all_events:
+        if event.is_step_failure and event.step_failure_data is not None:
+            data = event.step_failure_data
+            user = data.user_failure_data
+            if user is not None and user.description:
+                message = user.description
+            elif data.error is not None:
+                message = data.error.message.strip().splitlines()[0]
+            else:
+                message = "failed"
+            return f"step {event.step_key}: {message}"
+    return "the run failed (see the Dagster UI for its logs)"
+
+
+def execute_partition(
+    settings: Settings, d: date, snapshot: str, tags: dict[str, str] | None = None
+) -> str:
+    """Run the snapshot job for (d, snapshot) in-process on the persistent instance.
+
+    The Definitions are built from ``settings`` (not the module-level ``defs``, whose
+    resources were fixed when it was first imported). Returns the run id; raises CliError
+    (code 1) with the failure message if the run fails.
+    """
+    import dagster as dg
+
+    from hk_pipeline.definitions import build_definitions
+    from hk_pipeline.defs.jobs import SNAPSHOT_JOB_NAME
+    from hk_pipeline.defs.partitions import partition_key, snapshot_partitions_def
+
+    key = partition_key(d, snapshot)
+    if not snapshot_partitions_def.has_partition_key(key):
+        raise CliError(f"partition {key} does not exist yet (partitions run up to tomorrow)")
+    job = build_definitions(settings).resolve_job_def(SNAPSHOT_JOB_NAME)
+    with dg.DagsterInstance.get() as instance:
+        result = job.execute_in_process(
+            partition_key=key,
+            instance=instance,
+            raise_on_error=False,
+            run_config=QUIET_RUN_CONFIG,
+            tags=tags,
+        )
+    if not result.success:
+        raise CliError(f"run {result.run_id} for {key} failed: {_failure_message(result)}", 1)
+    return result.run_id
+
+
+def _read_only(settings: Settings):
+    from hk_pipeline.warehouse import connect
+
+    try:
+        return connect(settings.warehouse_path, read_only=True)
+    except FileNotFoundError as exc:
+        raise CliError(str(exc)) from exc
+
+
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    d = require_trading_day(parse_day(args.date))
+    started = time.monotonic()
+    run_id = execute_partition(settings, d, args.snapshot)
+    print(f"{d}|{args.snapshot}: run {run_id} succeeded in {time.monotonic() - started:.1f}s")
+    from hk_pipeline.report.summary import render_summary
+
+    con = _read_only(settings)
+    try:
+        print(render_summary(con, d, args.snapshot))
+    finally:
+        con.close()
+    return 0
+
+
+def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
+    start = parse_day(args.start, "--start")
+    end = parse_day(args.end, "--end")
+    if end < start:
+        raise CliError(f"--end {end} is before --start {start}")
+    days = calendar.trading_days(start, end)
+    if not days:
+        raise CliError(
+            f"no trading day from {start} to {end}; the next trading day is"
+            f" {calendar.next_trading_day(end)}"
+        )
+    snapshots = [args.snapshot] if args.snapshot else list(calendar.SNAPSHOTS)
+    partitions = [(d, s) for d in days for s in snapshots]
+    backfill_id = uuid.uuid4().hex[:8]
+    print(f"backfill {backfill_id}: {len(partitions)} partition(s), {start} to {end}")
+    started = time.monotonic()
+    for i, (d, snapshot) in enumerate(partitions, start=1):
+        t0 = time.monotonic()
+        try:
+            execute_partition(settings, d, snapshot, tags={"hk_pipeline/backfill": backfill_id})
+        except CliError as exc:
+            print(f"[{i}/{len(partitions)}] {d}|{snapshot} FAILED", flush=True)
+            raise CliError(f"backfill {backfill_id} stopped: {exc}", 1) from exc
+        print(
+            f"[{i}/{len(partitions)}] {d}|{snapshot} ok in {time.monotonic() - t0:.1f}s"
+            f" (elapsed {time.monotonic() - started:.1f}s)",
+            flush=True,
+        )
+    return 0
+
+
+def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
+    d = require_trading_day(parse_day(args.date))
+    from hk_pipeline.report.markdown import render_review
+
+    con = _read_only(settings)
+    try:
+        print(render_review(con, d, args.snapshot))
+    finally:
+        con.close()
+    return 0
+
+
+def cmd_ui(args: argparse.Namespace, settings: Settings) -> int:
+    exe = Path(sys.executable).with_name("dagster")
+    dagster = str(exe) if exe.exists() else shutil.which("dagster")
+    if dagster is None:
+        raise CliError("the dagster command is not installed in this environment")
+    os.chdir(PROJECT_DIR)
+    argv = [dagster, "dev", "-w", str(WORKSPACE_YAML), "-h", args.host, "-p", str(args.port)]
+    print(f"Dagster UI on http://{args.host}:{args.port} (DAGSTER_HOME={settings.dagster_home})")
+    os.execv(dagster, argv)
+    return 0  # not reached
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hk-pipeline", description="Hong Kong market warehouse (Dagster + DuckDB)."
+    )
+    parser.add_argument("--source", choices=SOURCES, help="override HK_PIPELINE_SOURCE")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="materialise every asset of one (date, snapshot)")
+    run.add_argument("--date", required=True, help="trading day, YYYY-MM-DD")
+    run.add_argument("--snapshot", required=True, choices=calendar.SNAPSHOTS)
+    run.set_defaults(func=cmd_run)
+
+    backfill = sub.add_parser("backfill", help="run every trading day in a range, in order")
+    backfill.add_argument("--start", required=True, help="first day, YYYY-MM-DD")
+    backfill.add_argument("--end", required=True, help="last day, YYYY-MM-DD (inclusive)")
+    backfill.add_argument("--snapshot", choices=calendar.SNAPSHOTS, help="default: both")
+    backfill.set_defaults(func=cmd_backfill)
+
+    report = sub.add_parser("report", help="print the Markdown review from the warehouse")
+    report.add_argument("--date", required=True, help="trading day, YYYY-MM-DD")
+    report.add_argument("--snapshot", required=True, choices=calendar.SNAPSHOTS)
+    report.set_defaults(func=cmd_report)
+
+    ui = sub.add_parser("ui", help="start the Dagster UI (and daemon) on this project")
+    ui.add_argument("--host", default="127.0.0.1")
+    ui.add_argument("--port", type=int, default=3000)
+    ui.set_defaults(func=cmd_ui)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = prepare_environment(args.source)
+        return args.func(args, settings)
+    except CliError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

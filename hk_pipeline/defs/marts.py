@@ -1,0 +1,167 @@
+"""Mart assets: one per ``marts.runner.MART_NAMES``, each running its SQL for the partition.
+
+Checks (``marts/checks.py``) are blocking: the mart is written (it is derived and replaced on
+the next run), then a failing check fails the step and ``mart/market_report`` is skipped, so
+no review is written from numbers that do not add up.
+"""
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import dagster as dg
+
+from hk_pipeline.defs.partitions import parse_partition_key, snapshot_partitions_def
+from hk_pipeline.defs.resources import WarehouseResource
+from hk_pipeline.marts import checks as mart_checks
+from hk_pipeline.marts.runner import MART_NAMES, compute_mart, mart_description, write_mart
+
+if TYPE_CHECKING:
+    from datetime import date
+
+    import duckdb
+    import pandas as pd
+
+QUOTES = dg.AssetKey(["raw", "quotes"])
+INDEX_LEVELS = dg.AssetKey(["raw", "index_levels"])
+MACRO = dg.AssetKey(["raw", "macro_series"])
+SECURITIES = dg.AssetKey(["ref", "securities"])
+CONSTITUENTS = dg.AssetKey(["ref", "index_constituents"])
+
+INDEX_DEPS = [QUOTES, INDEX_LEVELS, CONSTITUENTS]
+MARKET_DEPS = [QUOTES, SECURITIES]
+MART_DEPS: dict[str, list[dg.AssetKey]] = {
+    "index_moves": INDEX_DEPS,
+    "index_attribution": INDEX_DEPS,
+    "market_breadth": MARKET_DEPS,
+    "sector_performance": MARKET_DEPS,
+    "top_turnover": MARKET_DEPS,
+    "top_movers": MARKET_DEPS,
+    "macro_asof": [MACRO],
+}
+if set(MART_DEPS) != set(MART_NAMES):
+    raise RuntimeError(
+        f"hk_pipeline/defs/marts.py declares lineage for {sorted(MART_DEPS)} but the runner"
+        f" has marts {sorted(MART_NAMES)}: add the new mart's upstream tables to MART_DEPS"
+    )
+
+# A check receives (con, frame, trade_date, snapshot) and returns (passed, message, metadata).
+CheckFn = Callable[["duckdb.DuckDBPyConnection", "pd.DataFrame", "date", str], Any]
+
+
+@dataclass(frozen=True)
+class MartCheck:
+    name: str
+    description: str
+    run: CheckFn
+
+
+MART_CHECKS: dict[str, list[MartCheck]] = {
+    "index_moves": [
+        MartCheck(
+            "levels_reconcile",
+            "Computed (Hang Seng formula) and official levels agree within 1 bp.",
+            lambda con, f, d, s: mart_checks.check_levels_reconcile(f),
+        )
+    ],
+    "index_attribution": [
+        MartCheck(
+            "contributions_add_up",
+            "Constituents' contribution points add up to the index's computed point change.",
+            lambda con, f, d, s: mart_checks.check_contributions_sum(
+                f, compute_mart(con, "index_moves", d, s)
+            ),
+        )
+    ],
+    "market_breadth": [
+        MartCheck(
+            "breadth_adds_up",
+            "Advancers + decliners + unchanged (+ no previous close) = total, per universe.",
+            lambda con, f, d, s: mart_checks.check_breadth_adds_up(f),
+        )
+    ],
+    "sector_performance": [
+        MartCheck(
+            "counts_match_breadth",
+            "Industry counts add up to the all-shares row of market_breadth.",
+            lambda con, f, d, s: mart_checks.check_sector_counts(
+                f, compute_mart(con, "market_breadth", d, s)
+            ),
+        )
+    ],
+    "top_turnover": [
+        MartCheck(
+            "distinct_descending",
+            "Distinct symbols, ranks 1..n, turnover descending.",
+            lambda con, f, d, s: mart_checks.check_top_turnover(f),
+        )
+    ],
+}
+
+
+def mart_key(name: str) -> dg.AssetKey:
+    return dg.AssetKey(["mart", name])
+
+
+def _json_safe(value: Any) -> Any:
+    import json
+
+    return json.loads(json.dumps(value, default=str))
+
+
+def make_mart_asset(name: str) -> dg.AssetsDefinition:
+    key = mart_key(name)
+    checks = MART_CHECKS.get(name, [])
+
+    @dg.asset(
+        key=key,
+        deps=MART_DEPS[name],
+        description=mart_description(name),
+        group_name="mart",
+        partitions_def=snapshot_partitions_def,
+        kinds={"duckdb", "sql"},
+        metadata={"table": f"mart.{name}", "sql": f"sql/marts/mart.{name}.sql"},
+        check_specs=[
+            dg.AssetCheckSpec(c.name, asset=key, blocking=True, description=c.description)
+            for c in checks
+        ],
+    )
+    def _asset(
+        context: dg.AssetExecutionContext, warehouse: WarehouseResource
+    ) -> Iterator[dg.MaterializeResult]:
+        trade_date, snapshot = parse_partition_key(context.partition_key)
+        with warehouse.connection() as con:
+            frame = compute_mart(con, name, trade_date, snapshot)
+            written = write_mart(
+                con,
+                name,
+                frame,
+                trade_date=trade_date,
+                snapshot=snapshot,
+                run_id=context.run.run_id,
+            )
+            results = []
+            for c in checks:
+                passed, message, meta = c.run(con, frame, trade_date, snapshot)
+                results.append(
+                    dg.AssetCheckResult(
+                        check_name=c.name,
+                        passed=bool(passed),
+                        severity=dg.AssetCheckSeverity.ERROR,
+                        description=message,
+                        metadata={
+                            "message": message,
+                            "details": dg.MetadataValue.json(_json_safe(meta)),
+                        },
+                    )
+                )
+        yield dg.MaterializeResult(
+            metadata={"dagster/row_count": written, "rows": written},
+            check_results=results,
+        )
+
+    return _asset
+
+
+MART_ASSETS: list[dg.AssetsDefinition] = [make_mart_asset(n) for n in MART_NAMES]
+MART_KEYS = [mart_key(n) for n in MART_NAMES]

@@ -1,0 +1,84 @@
+"""Dagster resources: the DuckDB warehouse, the market source and the pipeline's settings.
+
+Defaults come from ``hk_pipeline.config.load_settings()`` (HK_PIPELINE_* variables), so the
+Definitions load with working values on a fresh machine; tests construct them with tmp paths.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import dagster as dg
+
+from hk_pipeline.config import Settings, load_settings
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from hk_pipeline.sources.base import MarketSource
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """The DuckDB warehouse file. Each asset opens one connection and closes it when done.
+
+    DuckDB allows one writing process; runs execute their steps in-process one after another,
+    so connections never overlap within a run.
+    """
+
+    path: str
+    memory_limit: str = "1GB"
+
+    @contextmanager
+    def connection(self, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        from hk_pipeline.warehouse import connect
+
+        con = connect(Path(self.path), read_only=read_only, memory_limit=self.memory_limit)
+        try:
+            yield con
+        finally:
+            con.close()
+
+
+@lru_cache(maxsize=4)
+def _cached_source(name: str, home: str) -> MarketSource:
+    """One source object per (name, home) per process: the sample source keeps the day it
+    simulated in memory, so the assets of one run share it instead of simulating it again."""
+    from hk_pipeline.sources.registry import get_source
+
+    settings = load_settings({"HK_PIPELINE_HOME": home, "HK_PIPELINE_SOURCE": name})
+    return get_source(name, settings)
+
+
+class SourceResource(dg.ConfigurableResource):
+    """Which MarketSource feeds the run (``sample``, ``landing`` or ``live``)."""
+
+    source_name: str = "sample"
+    home: str
+
+    def get(self) -> MarketSource:
+        return _cached_source(self.source_name, self.home)
+
+
+class PipelineSettingsResource(dg.ConfigurableResource):
+    """Settings the assets need besides the warehouse and the source."""
+
+    quarantine_threshold: float = 0.01
+    reports_dir: str
+
+
+def default_resources(settings: Settings | None = None) -> dict[str, dg.ConfigurableResource]:
+    """Resources for the Definitions, from the HK_PIPELINE_* environment."""
+    s = settings or load_settings()
+    return {
+        "warehouse": WarehouseResource(
+            path=str(s.warehouse_path), memory_limit=s.duckdb_memory_limit
+        ),
+        "source": SourceResource(source_name=s.source, home=str(s.home)),
+        "pipeline": PipelineSettingsResource(
+            quarantine_threshold=s.quarantine_threshold, reports_dir=str(s.reports_dir)
+        ),
+    }

@@ -1,0 +1,83 @@
+"""Freshness: a missed or late review is recorded as a failed on-time check on market_report."""
+
+from datetime import datetime
+
+import dagster as dg
+
+from hk_pipeline import calendar
+from hk_pipeline.definitions import defs
+from hk_pipeline.defs.report import REPORT_KEY
+from hk_pipeline.defs.sensors import (
+    deadline,
+    evaluate_freshness,
+    latest_due,
+    on_time_evaluation,
+    snapshot_freshness_sensor,
+)
+
+
+def hkt(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=calendar.TZ)
+
+
+def _materialize_report(instance: dg.DagsterInstance, key: str) -> None:
+    """Record a report materialisation now (wall clock) for partition ``key``."""
+    instance.report_runless_asset_event(dg.AssetMaterialization(REPORT_KEY, partition=key))
+
+
+def _latest_check(instance: dg.DagsterInstance, name: str):
+    record = instance.event_log_storage.get_latest_asset_check_execution_by_key(
+        [dg.AssetCheckKey(REPORT_KEY, name)]
+    )[dg.AssetCheckKey(REPORT_KEY, name)]
+    return record.event.dagster_event.event_specific_data
+
+
+def test_deadlines_and_due_partitions() -> None:
+    assert deadline(calendar.START_DATE, "midday").strftime("%H:%M") == "12:45"
+    assert deadline(hkt("2025-11-21 00:00").date(), "close").strftime("%H:%M") == "16:45"
+    assert deadline(hkt("2025-12-24 00:00").date(), "close").strftime("%H:%M") == "12:45"
+    assert str(latest_due("midday", hkt("2025-11-21 12:50"))) == "2025-11-21"
+    assert str(latest_due("midday", hkt("2025-11-21 12:30"))) == "2025-11-20"
+    assert str(latest_due("close", hkt("2025-12-24 13:00"))) == "2025-12-24"  # half day
+    assert str(latest_due("close", hkt("2025-12-27 10:00"))) == "2025-12-24"  # over Christmas
+
+
+def test_missed_midday_is_reported_late_and_only_once() -> None:
+    with dg.DagsterInstance.ephemeral() as instance:
+        changed, cursor = evaluate_freshness(instance, hkt("2025-11-21 12:50"), None)
+        midday = next(ev for ev in changed if ev.check_name == "midday_on_time")
+        assert not midday.passed and midday.severity == dg.AssetCheckSeverity.WARN
+        assert "2025-11-21|midday missed" in midday.description
+        stored = _latest_check(instance, "midday_on_time")
+        assert stored.passed is False and stored.metadata["partition"].value == "2025-11-21|midday"
+        again, _ = evaluate_freshness(instance, hkt("2025-11-21 12:55"), cursor)
+        assert again == []  # no duplicate report while nothing changed
+
+
+def test_report_after_deadline_is_late() -> None:
+    with dg.DagsterInstance.ephemeral() as instance:
+        _materialize_report(instance, "2025-11-21|midday")  # wall clock: long after 12:45
+        ev = on_time_evaluation(instance, "midday", hkt("2025-11-21 13:00"))
+        assert not ev.passed and "late" in ev.description
+
+
+def test_report_before_deadline_is_on_time() -> None:
+    future = calendar.trading_days(
+        calendar.last_calendar_date().replace(day=1), calendar.last_calendar_date()
+    )[-1]
+    key = f"{future}|close"
+    with dg.DagsterInstance.ephemeral() as instance:
+        _materialize_report(instance, key)  # wall clock: well before that day's 16:45
+        now = deadline(future, "close").replace(minute=50)
+        changed, _ = evaluate_freshness(instance, now, None)
+        close = next(ev for ev in changed if ev.check_name == "close_on_time")
+        assert close.passed and key in close.description
+        assert _latest_check(instance, "close_on_time").passed is True
+
+
+def test_sensor_evaluates() -> None:
+    with dg.DagsterInstance.ephemeral() as instance:
+        ctx = dg.build_sensor_context(instance=instance, repository_def=defs.get_repository_def())
+        data = snapshot_freshness_sensor.evaluate_tick(ctx)
+        assert data.run_requests == []
+        assert data.cursor and "midday" in data.cursor

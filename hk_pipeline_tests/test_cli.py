@@ -1,0 +1,127 @@
+"""The command line: argument errors are one line, naming the date and the next trading day."""
+
+from pathlib import Path
+
+import pytest
+
+from hk_pipeline import cli
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("HK_PIPELINE_HOME", str(tmp_path))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "elsewhere"))  # restored after the test
+    monkeypatch.delenv("HK_PIPELINE_SOURCE", raising=False)
+    return tmp_path
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
+    code = cli.main(list(argv))
+    err = capsys.readouterr().err
+    return code, err
+
+
+def test_holiday_names_the_next_trading_day(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, err = _run(capsys, "run", "--date", "2025-12-25", "--snapshot", "midday")
+    assert code == 2
+    assert err.strip() == (
+        "error: --date 2025-12-25 is not an HKEX trading day (Christmas);"
+        " the next trading day is 2025-12-29"
+    )
+    assert "Traceback" not in err
+
+
+def test_weekend_and_closure(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, err = _run(capsys, "run", "--date", "2025-11-22", "--snapshot", "close")
+    assert code == 2 and "Saturday" in err and "2025-11-24" in err
+    code, err = _run(capsys, "report", "--date", "2023-09-08", "--snapshot", "close")
+    assert code == 2 and "2023-09-08" in err and "2023-09-11" in err
+
+
+def test_malformed_and_out_of_range_dates(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, err = _run(capsys, "run", "--date", "2025-13-01", "--snapshot", "midday")
+    assert code == 2 and "'2025-13-01' is not a date" in err and len(err.strip().splitlines()) == 1
+    code, err = _run(capsys, "run", "--date", "2020-01-02", "--snapshot", "midday")
+    assert code == 2 and "before the first partition, 2023-07-03" in err
+
+
+def test_backfill_without_trading_days(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, err = _run(capsys, "backfill", "--start", "2025-12-25", "--end", "2025-12-26")
+    assert code == 2 and "no trading day" in err and "2025-12-29" in err
+
+
+def test_dagster_home_prepared(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import os
+
+    _run(capsys, "run", "--date", "2025-12-25", "--snapshot", "midday")
+    assert os.environ["DAGSTER_HOME"] == str(home / "dagster")
+    text = (home / "dagster" / "dagster.yaml").read_text()
+    assert "telemetry" in text and "run_monitoring" in text
+
+
+def test_report_without_warehouse(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, err = _run(capsys, "report", "--date", "2025-11-21", "--snapshot", "midday")
+    assert code == 2 and "does not exist" in err
+
+
+@pytest.fixture
+def fake_registry(monkeypatch: pytest.MonkeyPatch):
+    """Make the registry hand out the fake source; yields a setter for its variant."""
+    from hk_pipeline.defs import resources
+    from hk_pipeline.sources import registry
+    from hk_pipeline_tests.defs.fake_source import FakeSource
+
+    state = {"variant": "good"}
+    monkeypatch.setattr(registry, "get_source", lambda name, settings: FakeSource(state["variant"]))
+    resources._cached_source.cache_clear()
+    yield state
+    resources._cached_source.cache_clear()
+
+
+def test_run_records_in_dagster_home_and_prints_summary(
+    home: Path, fake_registry: dict, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import dagster as dg
+
+    code = cli.main(["run", "--date", "2025-11-21", "--snapshot", "midday"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "2025-11-21|midday: run" in out and "succeeded" in out
+    with dg.DagsterInstance.from_config(str(home / "dagster")) as instance:
+        runs = instance.get_runs()
+    assert [(r.job_name, r.tags.get("dagster/partition")) for r in runs] == [
+        ("snapshot_job", "2025-11-21|midday")
+    ]
+
+
+def test_failed_run_exits_1_with_the_message(
+    home: Path, fake_registry: dict, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake_registry["variant"] = "all_bad"
+    code = cli.main(["run", "--date", "2025-11-21", "--snapshot", "close"])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "step raw__quotes: raw.quotes 2025-11-21|close refused" in captured.err
+    assert "Traceback" not in captured.err + captured.out
+
+
+def test_backfill_runs_trading_days_in_order_and_stops_at_failure(
+    home: Path, fake_registry: dict, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from hk_pipeline.defs import resources
+
+    code = cli.main(
+        ["backfill", "--start", "2025-12-24", "--end", "2025-12-29", "--snapshot", "close"]
+    )
+    out = capsys.readouterr().out
+    assert code == 0
+    lines = [line for line in out.splitlines() if line.startswith("[")]
+    assert [line.split()[1] for line in lines] == ["2025-12-24|close", "2025-12-29|close"]
+    fake_registry["variant"] = "all_bad"
+    resources._cached_source.cache_clear()  # the source object is cached per process
+    code = cli.main(["backfill", "--start", "2025-12-29", "--end", "2025-12-30"])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "[1/4] 2025-12-29|midday FAILED" in captured.out
+    assert "[2/4]" not in captured.out
+    assert "stopped" in captured.err
