@@ -1,0 +1,105 @@
+"""Census and Statistics Department API: unemployment rate (seasonally adjusted) ->
+raw.macro_series ``unemployment_rate_sa``.
+
+``www.censtatd.gov.hk/api/get.php?id=210-06101&lang=en&full_series=1`` answers
+``header.status.code`` (0 = ok) and ``dataSet[]``; the rows wanted are ``sv`` = ``SAUR``
+(seasonally adjusted unemployment rate), ``freq`` = ``M3M`` (moving three months) and ``SEX`` =
+"" (both sexes), keyed by ``period`` (YYYYMM, the last month of the three), value ``figure``
+(percent). Fields by name; a null or "-" figure is a period not published yet and is skipped.
+
+The API carries no release date. C&SD releases the labour force figures on a Tuesday around
+the 17th-20th of the next month at 16:30, so ``released_on`` is *estimated* as the first
+Tuesday on or after the 17th (2025-10 -> 2025-11-18, the real date), capped at the fetch day;
+``released_at`` is NULL because the time is not confirmed by the source.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import pandas as pd
+
+from hk_pipeline.sources.base import SourceError
+from hk_pipeline.sources.http import HttpClient
+from hk_pipeline.sources.pmi import known_by, macro_frame
+
+PROVIDER = "censtatd"
+SOURCE = f"live:{PROVIDER}"
+HOST = "www.censtatd.gov.hk"
+URL = f"https://{HOST}/api/get.php"
+TABLE_ID = "210-06101"
+PARAMS = {"id": TABLE_ID, "lang": "en", "full_series": 1}
+SERIES_ID = "unemployment_rate_sa"
+UNIT = "percent"
+SV, FREQ = "SAUR", "M3M"
+PLACEHOLDER = "-"
+
+
+def estimated_release(period: str, fetched_on: date) -> date:
+    """First Tuesday on or after the 17th of the month after period, capped at fetched_on."""
+    year, month = (int(p) for p in period.split("-"))
+    day = date(year + month // 12, month % 12 + 1, 17)
+    day += timedelta(days=(1 - day.weekday()) % 7)
+    return min(day, fetched_on)
+
+
+def readings(payload: Any) -> list[dict[str, Any]]:
+    status = (
+        (((payload or {}).get("header") or {}).get("status") or {})
+        if isinstance(payload, dict)
+        else {}
+    )
+    if status.get("code") != 0:
+        raise SourceError(
+            f"{PROVIDER}: {HOST} table {TABLE_ID} answered status {status!r}; expected code 0"
+        )
+    data = payload.get("dataSet")
+    if not data:
+        raise SourceError(f"{PROVIDER}: {HOST} table {TABLE_ID} has no dataSet; refused")
+    return [
+        r
+        for r in data
+        if r.get("sv") == SV and r.get("freq") == FREQ and (r.get("SEX") or "") == ""
+    ]
+
+
+def to_rows(records: list[dict[str, Any]], fetched_on: date) -> pd.DataFrame:
+    rows, seen = [], set()
+    for rec in records:
+        raw = str(rec.get("period") or "")
+        if len(raw) != 6 or not raw.isdigit():
+            raise SourceError(f"{PROVIDER}: period {raw!r} is not YYYYMM")
+        period = f"{raw[:4]}-{raw[4:]}"
+        if period in seen:
+            raise SourceError(f"{PROVIDER}: {HOST} lists {SV} {period} twice; refused")
+        seen.add(period)
+        figure = rec.get("figure")
+        if figure in (None, "", PLACEHOLDER):
+            continue
+        rows.append(
+            {
+                "series_id": SERIES_ID,
+                "period": period,
+                "value": float(figure),
+                "unit": UNIT,
+                "released_on": estimated_release(period, fetched_on),
+                "released_at": None,
+            }
+        )
+    if not rows:
+        raise SourceError(f"{PROVIDER}: {HOST} table {TABLE_ID} has no {SV}/{FREQ} figures")
+    return macro_frame(rows, SOURCE)
+
+
+class Censtatd:
+    """C&SD: seasonally adjusted unemployment rate, 3-month periods labelled by their end."""
+
+    provider = PROVIDER
+
+    def __init__(self, client: HttpClient) -> None:
+        self.client = client
+
+    def macro_series(self, as_of: datetime, fetched_on: date) -> pd.DataFrame:
+        payload = self.client.get_json(URL, params=PARAMS)
+        return known_by(to_rows(readings(payload), fetched_on), as_of)

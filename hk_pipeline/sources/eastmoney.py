@@ -1,0 +1,254 @@
+"""Eastmoney push2 quote lists -> raw.quotes (every Main Board and GEM share) and
+raw.index_levels (HSI, HSCEI, HSTECH).
+
+The same ``api/qt/clist/get`` endpoint akshare's ``stock_hk_spot_em`` and
+``stock_hk_index_spot_em`` read. It serves only the current state of the market, about 15
+minutes late, and answers at most 100 rows a page whatever ``pz`` asks: the list is paged with
+``pz=100`` until the feed's own ``data.total`` rows are in, and anything short of that total is
+refused. Fields are read by key (``f2`` last, ``f5`` volume, ``f6`` turnover HKD, ``f12`` code,
+``f14`` name, ``f15`` high, ``f16`` low, ``f17`` open, ``f18`` previous close, ``f124`` quote
+time in epoch seconds); the feed's ``"-"`` placeholder becomes NULL.
+
+Staleness: the newest ``f124`` must fall on the requested trading day, and in the window of
+the requested snapshot (midday: 11:45 to 13:00 HKT, before the afternoon session moves the
+prices on; close: at or after the last session's end). An untraded share (volume 0) gets NULL
+open/high/low/last whatever the feed shows there.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import pandas as pd
+
+from hk_pipeline import calendar
+from hk_pipeline.sources.base import SourceError
+from hk_pipeline.sources.hkex_securities import share_code
+from hk_pipeline.sources.http import HttpClient
+
+PROVIDER = "eastmoney"
+SOURCE = f"live:{PROVIDER}"
+URL = "https://72.push2.eastmoney.com/api/qt/clist/get"
+HOST = "72.push2.eastmoney.com"
+PAGE_SIZE = 100  # the feed caps pages at 100 rows
+SHARES_FS = "m:128 t:3,m:128 t:4"  # Main Board, GEM
+INDEX_FS = "m:124,m:125,m:305"
+FIELDS = "f2,f3,f4,f5,f6,f12,f14,f15,f16,f17,f18,f124"
+INDEX_CODES = {"HSI": "HSI", "HSCEI": "HSCEI", "HSTECH": "HSTECH"}  # feed f12 -> ours
+PLACEHOLDER = "-"
+MIDDAY_EARLIEST = timedelta(minutes=15)  # the feed's delay: 11:45 is "the morning, done"
+
+QUOTE_COLUMNS = [
+    "trade_date",
+    "snapshot",
+    "symbol",
+    "prev_close",
+    "open",
+    "high",
+    "low",
+    "last",
+    "volume",
+    "turnover",
+    "as_of",
+    "source",
+]
+LEVEL_COLUMNS = [
+    "trade_date",
+    "snapshot",
+    "index_code",
+    "prev_close",
+    "open",
+    "high",
+    "low",
+    "last",
+    "as_of",
+    "source",
+]
+
+
+def params(fs: str, page: int) -> dict[str, str | int]:
+    """Query parameters of one page (po=1/fid=f12: ordered by code, so pages are stable)."""
+    return {
+        "pn": page,
+        "pz": PAGE_SIZE,
+        "po": 1,
+        "np": 1,
+        "fltt": 2,
+        "invt": 2,
+        "fid": "f12",
+        "fs": fs,
+        "fields": FIELDS,
+    }
+
+
+def number(value: Any) -> float | None:
+    """A float, or None for the feed's placeholder / an empty value."""
+    if value is None or value == PLACEHOLDER or value == "":
+        return None
+    try:
+        out = float(value)
+    except (TypeError, ValueError) as exc:
+        raise SourceError(f"{PROVIDER}: expected a number or '-', got {value!r}") from exc
+    return None if math.isnan(out) else out
+
+
+def _page_rows(payload: Any, what: str, page: int) -> tuple[int, list[dict[str, Any]]]:
+    if not isinstance(payload, dict) or payload.get("rc") != 0:
+        rc = payload.get("rc") if isinstance(payload, dict) else None
+        raise SourceError(f"{PROVIDER}: {HOST} answered rc={rc!r} for {what} page {page}")
+    data = payload.get("data")
+    if not data or not data.get("diff"):
+        raise SourceError(
+            f"{PROVIDER}: {HOST} returned an empty page {page} of {what} (data"
+            f" {'null' if data is None else 'without rows'}): on a trading day that is an"
+            " incomplete answer, refused"
+        )
+    diff = data["diff"]
+    rows = list(diff.values()) if isinstance(diff, dict) else list(diff)  # np=0 gives a dict
+    return int(data.get("total") or 0), rows
+
+
+def fetch_list(client: HttpClient, fs: str, what: str) -> list[dict[str, Any]]:
+    """Every row of a clist, paged until the feed's own total is collected (or refused)."""
+    total, rows = _page_rows(client.get_json(URL, params=params(fs, 1)), what, 1)
+    pages = math.ceil(total / PAGE_SIZE) if total else 1
+    for page in range(2, pages + 1):
+        page_total, page_rows = _page_rows(
+            client.get_json(URL, params=params(fs, page)), what, page
+        )
+        if page_total != total:
+            raise SourceError(
+                f"{PROVIDER}: {what} total changed from {total} to {page_total} while paging"
+                f" {HOST}; refusing a list assembled from two different states"
+            )
+        rows.extend(page_rows)
+    if len(rows) < total:
+        raise SourceError(
+            f"{PROVIDER}: {HOST} delivered {len(rows)} {what} rows but says total={total}"
+            f" (pages capped at {PAGE_SIZE}?): an incomplete list, refused"
+        )
+    counts = Counter(str(r.get("f12")) for r in rows)
+    dupes = sorted(c for c, n in counts.items() if n > 1)
+    if dupes:
+        raise SourceError(f"{PROVIDER}: {HOST} listed {what} {dupes[:5]} more than once")
+    return rows
+
+
+def check_fresh(rows: Iterable[dict[str, Any]], trade_date: date, snapshot: str) -> datetime:
+    """The newest quote time, if it is on trade_date and inside the snapshot's window."""
+    stamps = [number(r.get("f124")) for r in rows]
+    valid = [s for s in stamps if s]
+    if not valid:
+        raise SourceError(f"{PROVIDER}: no quote time (f124) in the answer of {HOST}")
+    newest = datetime.fromtimestamp(max(valid), tz=calendar.TZ)
+    if newest.date() != trade_date:
+        raise SourceError(
+            f"{PROVIDER}: newest quote from {HOST} is {newest:%Y-%m-%d %H:%M %Z}, not on"
+            f" {trade_date}: a stale snapshot (holiday, weekend or a stuck feed), refused"
+        )
+    s = calendar.session(trade_date)
+    if snapshot == "midday":
+        start = s.morning_close - MIDDAY_EARLIEST
+        end = s.afternoon_open or s.auction_end
+        if not start <= newest < end:
+            raise SourceError(
+                f"{PROVIDER}: newest quote from {HOST} is {newest:%H:%M}, outside the midday"
+                f" window {start:%H:%M}-{end:%H:%M} HKT: the feed only shows the present,"
+                " so the midday snapshot must be taken during the lunch break"
+            )
+    else:
+        end = s.afternoon_close or s.morning_close
+        if newest < end:
+            raise SourceError(
+                f"{PROVIDER}: newest quote from {HOST} is {newest:%H:%M}, before the close"
+                f" ({end:%H:%M} HKT): not a close snapshot yet (the feed is ~15 min late)"
+            )
+    return newest
+
+
+def to_quotes(
+    rows: list[dict[str, Any]], trade_date: date, snapshot: str, source: str = SOURCE
+) -> pd.DataFrame:
+    """The canonical raw.quotes frame of the share rows."""
+    out = []
+    for r in rows:
+        volume = number(r.get("f5")) or 0.0
+        traded = volume > 0
+        out.append(
+            {
+                "symbol": share_code(r.get("f12")),
+                "prev_close": number(r.get("f18")),
+                "open": number(r.get("f17")) if traded else None,
+                "high": number(r.get("f15")) if traded else None,
+                "low": number(r.get("f16")) if traded else None,
+                "last": number(r.get("f2")) if traded else None,
+                "volume": int(volume),
+                "turnover": number(r.get("f6")) or 0.0,
+            }
+        )
+    frame = pd.DataFrame(out, columns=QUOTE_COLUMNS[2:10])
+    for col in ("prev_close", "open", "high", "low", "last", "turnover"):
+        frame[col] = frame[col].astype("float64")
+    frame["volume"] = frame["volume"].astype("int64")
+    frame.insert(0, "snapshot", snapshot)
+    frame.insert(0, "trade_date", trade_date)
+    frame["as_of"] = pd.Timestamp(calendar.snapshot_time(trade_date, snapshot))
+    frame["source"] = source
+    return frame[QUOTE_COLUMNS]
+
+
+def to_index_levels(
+    rows: list[dict[str, Any]], trade_date: date, snapshot: str, source: str = SOURCE
+) -> pd.DataFrame:
+    """The canonical raw.index_levels frame: HSI, HSCEI and HSTECH, or an error naming those
+    missing."""
+    by_code = {str(r.get("f12")): r for r in rows}
+    missing = [code for code in INDEX_CODES if code not in by_code]
+    if missing:
+        raise SourceError(f"{PROVIDER}: {HOST} index list lacks {missing}; refused")
+    as_of = pd.Timestamp(calendar.snapshot_time(trade_date, snapshot))
+    out = []
+    for code, ours in INDEX_CODES.items():
+        r = by_code[code]
+        out.append(
+            {
+                "trade_date": trade_date,
+                "snapshot": snapshot,
+                "index_code": ours,
+                "prev_close": number(r.get("f18")),
+                "open": number(r.get("f17")),
+                "high": number(r.get("f15")),
+                "low": number(r.get("f16")),
+                "last": number(r.get("f2")),
+                "as_of": as_of,
+                "source": source,
+            }
+        )
+    frame = pd.DataFrame(out, columns=LEVEL_COLUMNS)
+    for col in ("prev_close", "open", "high", "low", "last"):
+        frame[col] = frame[col].astype("float64")
+    return frame
+
+
+class Eastmoney:
+    """Eastmoney push2: the present state of every share and of the three indices."""
+
+    provider = PROVIDER
+
+    def __init__(self, client: HttpClient) -> None:
+        self.client = client
+
+    def quotes(self, trade_date: date, snapshot: str) -> pd.DataFrame:
+        rows = fetch_list(self.client, SHARES_FS, "share")
+        check_fresh(rows, trade_date, snapshot)
+        return to_quotes(rows, trade_date, snapshot)
+
+    def index_levels(self, trade_date: date, snapshot: str) -> pd.DataFrame:
+        rows = fetch_list(self.client, INDEX_FS, "index")
+        wanted = [r for r in rows if str(r.get("f12")) in INDEX_CODES]
+        check_fresh(wanted or rows, trade_date, snapshot)
+        return to_index_levels(rows, trade_date, snapshot)

@@ -1,0 +1,118 @@
+"""HKMA open API: foreign currency reserve assets -> raw.macro_series ``fx_reserves``.
+
+``api.hkma.gov.hk/public/market-data-and-statistics/monthly-statistical-bulletin/
+ef-fc-resv-assets/fc-resv-assests`` (the misspelling is HKMA's). Paged with ``offset`` and
+``pagesize``; ``result.datasize`` is the number of records in *this* page, so paging stops at
+the first short page, and a page whose ``records`` disagree with its own ``datasize`` is
+refused. Fields by name: ``end_of_month`` (YYYY-MM) and ``fc_resv_assets_total`` (US$ million).
+
+The API carries no release date. HKMA announces a month's figure in the first week of the next
+month, so ``released_on`` is *estimated* as the first weekday on or after the 7th of the next
+month (late rather than early, so a point-in-time read never sees a figure before it was out),
+capped at the day it was fetched (a figure in the API is released by then); ``released_at`` is
+NULL.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import pandas as pd
+
+from hk_pipeline.sources.base import SourceError
+from hk_pipeline.sources.http import HttpClient
+from hk_pipeline.sources.pmi import known_by, macro_frame
+
+PROVIDER = "hkma"
+SOURCE = f"live:{PROVIDER}"
+HOST = "api.hkma.gov.hk"
+URL = (
+    f"https://{HOST}/public/market-data-and-statistics/monthly-statistical-bulletin/"
+    "ef-fc-resv-assets/fc-resv-assests"
+)
+SERIES_ID = "fx_reserves"
+UNIT = "USD million"
+PAGE_SIZE = 100
+FROM_PERIOD = "2022-01"
+PLACEHOLDER = "-"
+
+
+def params(offset: int) -> dict[str, str | int]:
+    return {
+        "offset": offset,
+        "pagesize": PAGE_SIZE,
+        "sortby": "end_of_month",
+        "sortorder": "asc",
+        "from": FROM_PERIOD,
+    }
+
+
+def estimated_release(period: str, fetched_on: date) -> date:
+    """First weekday on or after the 7th of the month after period, capped at fetched_on."""
+    year, month = (int(p) for p in period.split("-"))
+    day = date(year + month // 12, month % 12 + 1, 7)
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    return min(day, fetched_on)
+
+
+def page_records(payload: Any, offset: int) -> list[dict[str, Any]]:
+    header = payload.get("header") if isinstance(payload, dict) else None
+    if not header or header.get("success") is not True:
+        msg = (header or {}).get("err_msg") if isinstance(header, dict) else None
+        raise SourceError(f"{PROVIDER}: {HOST} answered success=false ({msg!r}) at {offset=}")
+    result = payload.get("result") or {}
+    records = result.get("records") or []
+    if int(result.get("datasize") or 0) != len(records):
+        raise SourceError(
+            f"{PROVIDER}: {HOST} page at {offset=} says datasize={result.get('datasize')} but"
+            f" carries {len(records)} records: incomplete, refused"
+        )
+    return records
+
+
+def to_rows(records: list[dict[str, Any]], fetched_on: date) -> pd.DataFrame:
+    rows, seen = [], set()
+    for rec in records:
+        period, value = rec.get("end_of_month"), rec.get("fc_resv_assets_total")
+        if not isinstance(period, str) or len(period) != 7:
+            raise SourceError(f"{PROVIDER}: end_of_month {period!r} is not YYYY-MM")
+        if period in seen:
+            raise SourceError(f"{PROVIDER}: {HOST} lists {period} twice; refused")
+        seen.add(period)
+        if value in (None, "", PLACEHOLDER):
+            continue  # not published yet: no release to record
+        rows.append(
+            {
+                "series_id": SERIES_ID,
+                "period": period,
+                "value": float(value),
+                "unit": UNIT,
+                "released_on": estimated_release(period, fetched_on),
+                "released_at": None,
+            }
+        )
+    return macro_frame(rows, SOURCE)
+
+
+class Hkma:
+    """HKMA: foreign currency reserve assets, monthly, US$ million."""
+
+    provider = PROVIDER
+
+    def __init__(self, client: HttpClient) -> None:
+        self.client = client
+
+    def macro_series(self, as_of: datetime, fetched_on: date) -> pd.DataFrame:
+        records: list[dict[str, Any]] = []
+        offset = 0
+        while True:
+            page = page_records(self.client.get_json(URL, params=params(offset)), offset)
+            records.extend(page)
+            if len(page) < PAGE_SIZE:
+                break
+            offset += PAGE_SIZE
+        if not records:
+            raise SourceError(f"{PROVIDER}: {HOST} returned no reserve figures; refused")
+        return known_by(to_rows(records, fetched_on), as_of)

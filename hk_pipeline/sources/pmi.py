@@ -1,0 +1,117 @@
+"""Hong Kong SAR PMI (S&P Global) from the maintained CSV ``data/pmi_hk.csv``.
+
+S&P Global publishes no free machine-readable feed, so readings are kept by hand, one row per
+release, with the columns of raw.macro_series: ``series_id`` (``pmi``), ``period`` (YYYY-MM),
+``value``, ``unit`` (``index``), ``released_on`` (a date, HKT) and ``released_at`` (ISO 8601
+with offset, optional; S&P releases at 08:30 HKT). Only readings checked against a publication
+belong there: the file starts with October 2025 (51.2, released 2025-11-05 08:30 HKT, as quoted
+in the 2025-11-21 mid-day review); add each month as it is released.
+
+A malformed file is an error naming file, line and column. No network.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from datetime import date, datetime
+from pathlib import Path
+
+import pandas as pd
+
+from hk_pipeline import calendar
+from hk_pipeline.paths import PROJECT_DIR
+from hk_pipeline.sources.base import SourceError
+
+PROVIDER = "pmi"
+SOURCE = f"live:{PROVIDER}"
+CSV_PATH = PROJECT_DIR / "data" / "pmi_hk.csv"
+SERIES_ID = "pmi"
+COLUMNS = ["series_id", "period", "value", "unit", "released_on", "released_at", "source"]
+HEADER = COLUMNS[:-1]
+_PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
+def macro_frame(rows: list[dict[str, object]], source: str) -> pd.DataFrame:
+    """The canonical raw.macro_series frame (shared by the macro providers)."""
+    frame = pd.DataFrame(rows, columns=HEADER)
+    frame["value"] = frame["value"].astype("float64")
+    frame["released_at"] = pd.to_datetime(frame["released_at"], utc=True).dt.tz_convert(calendar.TZ)
+    frame["source"] = source
+    return frame[COLUMNS].reset_index(drop=True)
+
+
+def known_by(frame: pd.DataFrame, as_of: datetime) -> pd.DataFrame:
+    """Rows released by as_of: released_at when known, else the start of released_on (HKT)."""
+    day_start = pd.to_datetime(frame["released_on"]).dt.tz_localize(calendar.TZ)
+    released = frame["released_at"].where(frame["released_at"].notna(), day_start)
+    return frame[released <= pd.Timestamp(as_of)].reset_index(drop=True)
+
+
+def _fail(path: Path, line: int, column: str, problem: str) -> SourceError:
+    return SourceError(f"{PROVIDER}: {path}:{line}: column {column!r}: {problem}")
+
+
+def read(path: Path = CSV_PATH) -> pd.DataFrame:
+    """Every reading of the CSV as raw.macro_series rows."""
+    if not path.exists():
+        raise SourceError(
+            f"{PROVIDER}: {path} is missing; it holds the S&P Global HK PMI readings by hand"
+            f" (header {','.join(HEADER)})"
+        )
+    rows: list[dict[str, object]] = []
+    seen: set[tuple[str, str]] = set()
+    with path.open(newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        if reader.fieldnames != HEADER:
+            raise _fail(path, 1, "header", f"expected {','.join(HEADER)}, got {reader.fieldnames}")
+        for line, rec in enumerate(reader, start=2):
+            if rec["series_id"] != SERIES_ID:
+                raise _fail(path, line, "series_id", f"expected {SERIES_ID!r}")
+            if not _PERIOD.match(rec["period"] or ""):
+                raise _fail(path, line, "period", f"{rec['period']!r} is not YYYY-MM")
+            try:
+                value = float(rec["value"])
+            except ValueError:
+                raise _fail(path, line, "value", f"{rec['value']!r} is not a number") from None
+            try:
+                released_on = date.fromisoformat(rec["released_on"])
+            except ValueError:
+                raise _fail(path, line, "released_on", "not an ISO date") from None
+            released_at = None
+            if rec["released_at"]:
+                try:
+                    released_at = datetime.fromisoformat(rec["released_at"])
+                except ValueError:
+                    raise _fail(path, line, "released_at", "not ISO 8601") from None
+                if released_at.tzinfo is None:
+                    raise _fail(path, line, "released_at", "needs a UTC offset (+08:00)")
+                if released_at.astimezone(calendar.TZ).date() != released_on:
+                    raise _fail(path, line, "released_at", "not on released_on (HKT)")
+            key = (rec["period"], rec["released_on"])
+            if key in seen:
+                raise _fail(path, line, "period", f"{key} appears twice")
+            seen.add(key)
+            rows.append(
+                {
+                    "series_id": SERIES_ID,
+                    "period": rec["period"],
+                    "value": value,
+                    "unit": rec["unit"] or "index",
+                    "released_on": released_on,
+                    "released_at": released_at,
+                }
+            )
+    return macro_frame(rows, SOURCE)
+
+
+class Pmi:
+    """The maintained PMI CSV (no network)."""
+
+    provider = PROVIDER
+
+    def __init__(self, path: Path = CSV_PATH) -> None:
+        self.path = path
+
+    def macro_series(self, as_of: datetime) -> pd.DataFrame:
+        return known_by(read(self.path), as_of)
