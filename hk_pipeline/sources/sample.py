@@ -153,30 +153,31 @@ class SampleSource:
         day = simulated_day(trade_date)
         bars = day.morning if snapshot == "midday" else day.afternoon
         n, t = bars.close.shape
-        shares = pd.DataFrame(
-            {
-                "symbol": np.repeat(m.symbols[bars.rows], t),
-                "ts": pd.DatetimeIndex(np.tile(pd.DatetimeIndex(bars.ts).asi8, n), tz="UTC"),
-                "open": bars.open.ravel(),
-                "high": bars.high.ravel(),
-                "low": bars.low.ravel(),
-                "close": bars.close.ravel(),
-                "volume": bars.volume.ravel(),
-                "turnover": bars.turnover.ravel(),
-            }
-        )
-        frames = [shares]
+        ts_ns = pd.DatetimeIndex(bars.ts).asi8
+        cols: dict[str, list[np.ndarray]] = {
+            "symbol": [np.repeat(m.symbols[bars.rows], t)],
+            "ts": [np.tile(ts_ns, n)],
+            "open": [bars.open.ravel()],
+            "high": [bars.high.ravel()],
+            "low": [bars.low.ravel()],
+            "close": [bars.close.ravel()],
+            "volume": [bars.volume.ravel()],
+            "turnover": [bars.turnover.ravel()],
+        }
         for code, ib in day.index_bars.items():
-            part = ib[ib["session"] == snapshot].drop(columns="session").copy()
-            part.insert(0, "symbol", code)
-            part["volume"] = 0
-            part["turnover"] = 0.0
-            frames.append(part)
-        out = pd.concat(frames, ignore_index=True)
-        out["ts"] = pd.to_datetime(out["ts"]).dt.tz_convert(calendar.TZ)
+            part = ib[ib["session"] == snapshot]
+            cols["symbol"].append(np.full(len(part), code, dtype=object))
+            cols["ts"].append(pd.DatetimeIndex(part["ts"]).asi8)
+            for col in ("open", "high", "low", "close"):
+                cols[col].append(part[col].to_numpy(float))
+            cols["volume"].append(np.zeros(len(part), dtype=np.int64))
+            cols["turnover"].append(np.zeros(len(part)))
+        data = {name: np.concatenate(parts) for name, parts in cols.items()}
+        out = pd.DataFrame(data)
+        out["ts"] = pd.DatetimeIndex(data["ts"], tz="UTC").tz_convert(calendar.TZ)
+        out["volume"] = out["volume"].astype("int64")
         out.insert(0, "snapshot", snapshot)
         out.insert(0, "trade_date", trade_date)
-        out["volume"] = out["volume"].astype("int64")
         out["source"] = SOURCE
         return out
 
