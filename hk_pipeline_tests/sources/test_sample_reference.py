@@ -14,7 +14,9 @@ from hk_pipeline.paths import SAMPLE_DATA_DIR
 from hk_pipeline.sources import sample_reference as ref
 from hk_pipeline.ticks import on_tick
 
-RECAP_JSON = Path("/work/shared/reference/market-recap-2025-11-21-midday.json")
+RECAP_JSON = (
+    Path(__file__).parents[1] / "fixtures" / "reference" / "market-recap-2025-11-21-midday.json"
+)
 RECAP_PREV_CLOSE = {
     "09988": 154.8,
     "01810": 37.7,
@@ -95,7 +97,7 @@ def test_anchor_prices_on_ticks(universe: pd.DataFrame) -> None:
 
 
 def test_recap_ten_anchor_on_prev_close(universe: pd.DataFrame) -> None:
-    recap = json.loads(RECAP_JSON.read_text()) if RECAP_JSON.exists() else None
+    recap = json.loads(RECAP_JSON.read_text())
     expected = (
         {r["symbol"]: r["prev_close"] for r in recap["top_turnover"]} if recap else RECAP_PREV_CLOSE
     )
