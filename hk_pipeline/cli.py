@@ -194,6 +194,145 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _open_reader(settings: Settings):
+    from hk_pipeline.warehouse.readers import ReaderError, open_reader
+
+    try:
+        return open_reader(settings, sandbox=True)
+    except ReaderError as exc:
+        raise CliError(str(exc)) from exc
+
+
+def _run_sql(con, sql: str) -> tuple[list[str], list[tuple]] | None:
+    """Run every statement of ``sql`` (queries only); the last result, if any."""
+    import duckdb
+
+    from hk_pipeline.warehouse.readers import ReaderError, check_statements, explain_error
+
+    try:
+        statements = check_statements(con, sql)
+    except ReaderError as exc:
+        raise CliError(str(exc)) from exc
+    last = None
+    for text in statements:
+        try:
+            con.execute(text)
+            if con.description is not None:
+                last = ([d[0] for d in con.description], con.fetchall())
+        except duckdb.Error as exc:
+            raise CliError(explain_error(exc)) from exc
+    return last
+
+
+def _print_result(result: tuple[list[str], list[tuple]] | None, fmt: str, max_rows: int) -> None:
+    if result is None:
+        return
+    columns, rows = result
+    if fmt == "csv":
+        import csv
+
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows(rows)
+    elif fmt == "json":
+        import json
+
+        records = [dict(zip(columns, row, strict=True)) for row in rows]
+        print(json.dumps(records, default=str, ensure_ascii=False, indent=1))
+    else:
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(*columns, show_lines=False)
+        for row in rows[:max_rows]:
+            table.add_row(*("NULL" if v is None else str(v) for v in row))
+        width = shutil.get_terminal_size().columns if sys.stdout.isatty() else 400
+        console = Console(width=width)
+        console.print(table)
+        more = len(rows) - max_rows
+        tail = f" ({more} more not shown; --format csv prints all)" if more > 0 else ""
+        console.print(f"{len(rows)} row(s){tail}")
+
+
+def _shell(con, fmt: str, max_rows: int) -> int:
+    """A small REPL: statements end with ';', `.quit` leaves, errors never end it."""
+    interactive = sys.stdin.isatty()
+    if interactive:
+        import readline  # noqa: F401  (line editing and history for input())
+
+        print("hk-pipeline sql: read-only; end statements with ';', .tables lists, .quit leaves")
+    buffer: list[str] = []
+    while True:
+        try:
+            line = input(("... " if buffer else "hk> ") if interactive else "")
+        except EOFError:
+            break
+        except KeyboardInterrupt:
+            buffer = []
+            print()
+            continue
+        stripped = line.strip()
+        if not buffer and stripped in (".quit", ".exit"):
+            break
+        if not buffer and stripped == ".tables":
+            stripped = (
+                "SELECT schema_name || '.' || view_name AS name, comment FROM duckdb_views()"
+                " WHERE NOT internal ORDER BY 1;"
+            )
+        if not stripped and not buffer:
+            continue
+        buffer.append(stripped)
+        if not stripped.endswith(";"):
+            continue
+        sql, buffer = "\n".join(buffer), []
+        try:
+            _print_result(_run_sql(con, sql), fmt, max_rows)
+        except CliError as exc:
+            print(f"error: {exc}", file=sys.stderr, flush=True)
+        sys.stdout.flush()
+    if buffer:
+        print("error: statement not ended with ';' (ignored)", file=sys.stderr)
+    return 0
+
+
+def cmd_sql(args: argparse.Namespace, settings: Settings) -> int:
+    con = _open_reader(settings)
+    try:
+        if args.query is None:
+            return _shell(con, args.format, args.max_rows)
+        _print_result(_run_sql(con, args.query), args.format, args.max_rows)
+        return 0
+    finally:
+        con.close()
+
+
+def cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
+    import duckdb
+
+    from hk_pipeline.warehouse import connect
+    from hk_pipeline.warehouse.publish import PublishPolicy, publish, published_dir
+
+    if not settings.warehouse_path.exists():
+        raise CliError(
+            f"warehouse {settings.warehouse_path} does not exist; run the pipeline first"
+        )
+    try:
+        con = connect(settings.warehouse_path, memory_limit=settings.duckdb_memory_limit)
+    except duckdb.IOException as exc:
+        raise CliError(f"cannot open the warehouse (is a run writing it?): {exc}") from exc
+    try:
+        result = publish(
+            con, published_dir(settings.home), [], policy=PublishPolicy.from_env(), full=args.full
+        )
+    finally:
+        con.close()
+    print(
+        f"published v{result.version} in {result.seconds['total']:.2f}s: {result.exported}"
+        f" file(s) exported, {result.linked} linked; {result.catalogue}"
+    )
+    return 0
+
+
 def cmd_ui(args: argparse.Namespace, settings: Settings) -> int:
     exe = Path(sys.executable).with_name("dagster")
     dagster = str(exe) if exe.exists() else shutil.which("dagster")
@@ -228,6 +367,18 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--date", required=True, help="trading day, YYYY-MM-DD")
     report.add_argument("--snapshot", required=True, choices=calendar.SNAPSHOTS)
     report.set_defaults(func=cmd_report)
+
+    sql = sub.add_parser(
+        "sql", help="query the published warehouse read-only; without a query, a shell"
+    )
+    sql.add_argument("query", nargs="?", help='e.g. "FROM views.latest_index_moves"')
+    sql.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    sql.add_argument("--max-rows", type=int, default=1000, help="rows shown as a table")
+    sql.set_defaults(func=cmd_sql)
+
+    pub = sub.add_parser("publish", help="publish the warehouse for readers without a run")
+    pub.add_argument("--full", action="store_true", help="re-export every partition")
+    pub.set_defaults(func=cmd_publish)
 
     ui = sub.add_parser("ui", help="start the Dagster UI (and daemon) on this project")
     ui.add_argument("--host", default="127.0.0.1")

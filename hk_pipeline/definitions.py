@@ -12,6 +12,7 @@ import dagster as dg
 from hk_pipeline.config import Settings
 from hk_pipeline.defs.jobs import snapshot_job
 from hk_pipeline.defs.marts import MART_ASSETS
+from hk_pipeline.defs.publish import analyst_catalogue
 from hk_pipeline.defs.raw import RAW_ASSETS
 from hk_pipeline.defs.ref import REF_ASSETS
 from hk_pipeline.defs.report import market_report
@@ -19,7 +20,13 @@ from hk_pipeline.defs.resources import default_resources
 from hk_pipeline.defs.schedules import SCHEDULES
 from hk_pipeline.defs.sensors import FRESHNESS_CHECKS, SENSORS
 
-ASSETS: list[dg.AssetsDefinition] = [*REF_ASSETS, *RAW_ASSETS, *MART_ASSETS, market_report]
+ASSETS: list[dg.AssetsDefinition] = [
+    *REF_ASSETS,
+    *RAW_ASSETS,
+    *MART_ASSETS,
+    market_report,
+    analyst_catalogue,
+]
 
 
 def build_definitions(

@@ -14,7 +14,13 @@ import dagster as dg
 from hk_pipeline.defs.partitions import parse_partition_key, snapshot_partitions_def
 from hk_pipeline.defs.resources import WarehouseResource
 from hk_pipeline.marts import checks as mart_checks
-from hk_pipeline.marts.runner import MART_NAMES, compute_mart, mart_description, write_mart
+from hk_pipeline.marts.runner import (
+    MART_NAMES,
+    compute_mart,
+    mart_description,
+    mart_schema,
+    write_mart,
+)
 
 if TYPE_CHECKING:
     from datetime import date
@@ -109,6 +115,15 @@ def _json_safe(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
+def column_schema(name: str) -> dg.TableSchema:
+    """Columns, types and descriptions (from the SQL header) of ``mart.<name>``."""
+    return dg.TableSchema(
+        columns=[
+            dg.TableColumn(name=c, type=t, description=d or None) for c, t, d in mart_schema(name)
+        ]
+    )
+
+
 def make_mart_asset(name: str) -> dg.AssetsDefinition:
     key = mart_key(name)
     checks = MART_CHECKS.get(name, [])
@@ -120,7 +135,11 @@ def make_mart_asset(name: str) -> dg.AssetsDefinition:
         group_name="mart",
         partitions_def=snapshot_partitions_def,
         kinds={"duckdb", "sql"},
-        metadata={"table": f"mart.{name}", "sql": f"sql/marts/mart.{name}.sql"},
+        metadata={
+            "table": f"mart.{name}",
+            "sql": f"sql/marts/mart.{name}.sql",
+            "dagster/column_schema": column_schema(name),
+        },
         check_specs=[
             dg.AssetCheckSpec(c.name, asset=key, blocking=True, description=c.description)
             for c in checks

@@ -31,6 +31,17 @@ class WarehouseResource(dg.ConfigurableResource):
 
     path: str
     memory_limit: str = "1GB"
+    published_dir: str = ""  # default: ``published/`` beside the warehouse file
+    publish_keep_versions: int = 3
+    publish_grace_seconds: float = 600.0
+
+    @property
+    def published_path(self) -> Path:
+        return (
+            Path(self.published_dir)
+            if self.published_dir
+            else Path(self.path).parent / ("published")
+        )
 
     @contextmanager
     def connection(self, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -72,10 +83,17 @@ class PipelineSettingsResource(dg.ConfigurableResource):
 
 def default_resources(settings: Settings | None = None) -> dict[str, dg.ConfigurableResource]:
     """Resources for the Definitions, from the HK_PIPELINE_* environment."""
+    from hk_pipeline.warehouse.publish import PublishPolicy, published_dir
+
     s = settings or load_settings()
+    policy = PublishPolicy.from_env()
     return {
         "warehouse": WarehouseResource(
-            path=str(s.warehouse_path), memory_limit=s.duckdb_memory_limit
+            path=str(s.warehouse_path),
+            memory_limit=s.duckdb_memory_limit,
+            published_dir=str(published_dir(s.home)),
+            publish_keep_versions=policy.keep_versions,
+            publish_grace_seconds=policy.grace_seconds,
         ),
         "source": SourceResource(source_name=s.source, home=str(s.home)),
         "pipeline": PipelineSettingsResource(

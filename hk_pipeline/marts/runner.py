@@ -168,6 +168,73 @@ def ensure_mart_table(
     )
     comment = mart_description(name).replace("'", "''")
     con.execute(f"COMMENT ON TABLE {table} IS '{comment}'")
+    _comment_columns(con, name)
+
+
+def mart_column_docs(name: str) -> dict[str, str]:
+    """Column descriptions of ``mart.<name>`` from its SQL header's ``columns:`` block.
+
+    The partition and lineage columns (trade_date, snapshot, run_id, loaded_at) get the
+    descriptions the raw tables use.
+    """
+    from hk_pipeline.warehouse.catalogue_doc import STANDARD_COLUMNS, header_column_docs
+
+    return {**header_column_docs(mart_sql(name)), **STANDARD_COLUMNS}
+
+
+def _comment_columns(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """``COMMENT ON COLUMN`` from the header, only where the stored comment differs."""
+    docs = mart_column_docs(name)
+    current = con.execute(
+        """
+        SELECT column_name, comment FROM duckdb_columns()
+        WHERE database_name = current_database() AND schema_name = ? AND table_name = ?
+        """,
+        [MART_SCHEMA, name],
+    ).fetchall()
+    for column, comment in current:
+        text = docs.get(column)
+        if text and text != comment:
+            quoted = text.replace("'", "''")
+            con.execute(f"COMMENT ON COLUMN {table_name(name)}.\"{column}\" IS '{quoted}'")
+
+
+def mart_schema(name: str) -> tuple[tuple[str, str, str], ...]:
+    """(column, DuckDB type, description) of ``mart.<name>``, for the Dagster UI."""
+    _check_name(name)
+    return _mart_schemas()[name]
+
+
+@lru_cache(maxsize=1)
+def _mart_schemas() -> dict[str, tuple[tuple[str, str, str], ...]]:
+    """Every mart's result columns, from DESCRIBE on an empty in-memory warehouse (~50 ms).
+
+    ``$trading_days`` is bound to one day: only the result types matter here.
+    """
+    from hk_pipeline.warehouse.connection import ensure_schema
+
+    d, snapshot = calendar.START_DATE, calendar.SNAPSHOTS[0]
+    values: dict[str, object] = {
+        "trade_date": d,
+        "snapshot": snapshot,
+        "as_of": calendar.snapshot_time(d, snapshot),
+        "trading_days": [d],
+    }
+    out: dict[str, tuple[tuple[str, str, str], ...]] = {}
+    con = duckdb.connect()
+    try:
+        ensure_schema(con)
+        for name in MART_NAMES:
+            sql = mart_sql(name)
+            params = {p: values[p] for p in sql_parameters(sql)}
+            described = con.execute(f"DESCRIBE ({sql})", params).fetchall()
+            columns = [(r[0], r[1]) for r in described]
+            columns += [("run_id", "VARCHAR"), ("loaded_at", "TIMESTAMP WITH TIME ZONE")]
+            docs = mart_column_docs(name)
+            out[name] = tuple((c, t, docs.get(c, "")) for c, t in columns)
+    finally:
+        con.close()
+    return out
 
 
 def _check_columns(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:

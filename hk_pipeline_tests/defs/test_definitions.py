@@ -9,6 +9,7 @@ from hk_pipeline.definitions import defs
 from hk_pipeline.paths import PROJECT_DIR
 
 EXPECTED_ASSETS = [
+    "analyst/catalogue",
     "mart/index_attribution",
     "mart/index_moves",
     "mart/macro_asof",
