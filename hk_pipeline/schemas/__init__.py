@@ -1,6 +1,8 @@
 """Pandera models of the warehouse tables (one module per table) and the validation runner.
 
-Declaring (the models) is separate from running (`validate.py`). No Dagster here.
+The models use pandera's polars backend (`pandera.polars`), their column types are the
+DuckDB columns' (Date, Datetime(us, Asia/Hong_Kong), Int64, Float64, String). Declaring (the
+models) is separate from running (`validate.py`). No Dagster here.
 """
 
 from hk_pipeline.schemas.index_constituents import IndexConstituents

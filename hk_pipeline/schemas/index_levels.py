@@ -2,9 +2,9 @@
 
 from typing import ClassVar
 
-import pandas as pd
-import pandera.pandas as pa
-from pandera.typing import Series
+import pandera.polars as pa
+import polars as pl
+from pandera.api.polars.types import PolarsData
 
 from hk_pipeline.schemas.quotes import (
     INDEX_CODES,
@@ -21,38 +21,38 @@ from hk_pipeline.schemas.quotes import (
 class IndexLevels(pa.DataFrameModel):
     """raw.index_levels, key (trade_date, snapshot, index_code)."""
 
-    trade_date: Series[pa.DateTime] = pa.Field(description="Trading day (HKEX calendar, HKT).")
-    snapshot: Series[str] = pa.Field(
+    trade_date: pl.Date = pa.Field(description="Trading day (HKEX calendar, HKT).")
+    snapshot: pl.String = pa.Field(
         isin=SNAPSHOTS, description="`midday` (as of 12:00 HKT) or `close` (as of 16:10 HKT)."
     )
-    index_code: Series[str] = pa.Field(
+    index_code: pl.String = pa.Field(
         isin=INDEX_CODES, description="Hang Seng index: `HSI`, `HSCEI` or `HSTECH`."
     )
-    prev_close: Series[float] = pa.Field(description="Previous trading day's closing level.")
-    open: Series[float] = pa.Field(description="Day's opening level.")
-    high: Series[float] = pa.Field(description="Day's highest level up to the snapshot.")
-    low: Series[float] = pa.Field(description="Day's lowest level up to the snapshot.")
-    last: Series[float] = pa.Field(description="Level at the snapshot.")
-    as_of: Series[Timestamptz] = pa.Field(
+    prev_close: pl.Float64 = pa.Field(description="Previous trading day's closing level.")
+    open: pl.Float64 = pa.Field(description="Day's opening level.")
+    high: pl.Float64 = pa.Field(description="Day's highest level up to the snapshot.")
+    low: pl.Float64 = pa.Field(description="Day's lowest level up to the snapshot.")
+    last: pl.Float64 = pa.Field(description="Level at the snapshot.")
+    as_of: Timestamptz = pa.Field(
         dtype_kwargs=TIMESTAMPTZ_KWARGS, description="Time the level refers to (TIMESTAMPTZ)."
     )
-    source: Series[str] = pa.Field(
+    source: pl.String = pa.Field(
         description="Producer of the row: `sample`, `landing` or `live:<provider>`."
     )
 
     @pa.check("prev_close", "open", "high", "low", "last", name="level_positive", error=PRICE_ERROR)
-    def _level_positive(cls, s: Series[float]) -> Series[bool]:
-        return positive_finite(s)
+    def _level_positive(cls, data: PolarsData) -> pl.LazyFrame:
+        return data.lazyframe.select(positive_finite(pl.col(data.key)))
 
     @pa.dataframe_check(name="high_ok", error="high below open/last/low")
-    def _high(cls, df: pd.DataFrame) -> pd.DataFrame:
-        ok, _ = high_low_ok(df, ["open", "last"])
-        return row_result(df, ok, ["open", "high", "low", "last"])
+    def _high(cls, data: PolarsData) -> pl.LazyFrame:
+        ok, _ = high_low_ok(["open", "last"])
+        return row_result(data, ok, ["open", "high", "low", "last"])
 
     @pa.dataframe_check(name="low_ok", error="low above open/last")
-    def _low(cls, df: pd.DataFrame) -> pd.DataFrame:
-        _, ok = high_low_ok(df, ["open", "last"])
-        return row_result(df, ok, ["open", "low", "last"])
+    def _low(cls, data: PolarsData) -> pl.LazyFrame:
+        _, ok = high_low_ok(["open", "last"])
+        return row_result(data, ok, ["open", "low", "last"])
 
     class Config:
         name = "raw.index_levels"

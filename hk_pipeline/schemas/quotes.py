@@ -1,141 +1,148 @@
 """raw.quotes: one row per listed share as of a snapshot, plus the price rules shared by
-raw.index_levels and raw.intraday_bars (vocabularies, finite/positive, tick table, high/low)."""
+raw.index_levels and raw.intraday_bars (vocabularies, finite/positive, tick table, high/low).
+
+Models use pandera's polars backend: every check is a polars expression over the whole
+column (no Python per row). Column checks return a one-column LazyFrame of booleans; frame
+checks return one boolean column per column the rule is about (`row_result`), which
+`validate.py` uses to name the failing values in a quarantine reason.
+"""
 
 from typing import Any, ClassVar
 
 import numpy as np
-import pandas as pd
-import pandera.pandas as pa
-from pandera.engines import pandas_engine
-from pandera.typing import Series
+import pandera.polars as pa
+import polars as pl
+from pandera.api.polars.types import PolarsData
+from pandera.engines import polars_engine
 
 from hk_pipeline.ticks import on_tick
 
 HKT = "Asia/Hong_Kong"
+HKT_OFFSET_MINUTES = 8 * 60  # UTC+8 all year: no daylight saving in Hong Kong since 1979
 SHARE_CODE = r"^\d{5}$"
 SNAPSHOTS = ("midday", "close")
 INDEX_CODES = ("HSI", "HSCEI", "HSTECH")
 
-# TIMESTAMPTZ columns: naive values are read as HKT, aware ones converted to HKT.
-Timestamptz = pandas_engine.DateTime
-TIMESTAMPTZ_KWARGS: dict[str, Any] = {"unit": "ns", "tz": HKT, "time_zone_agnostic": True}
+# TIMESTAMPTZ columns: Datetime(us, Asia/Hong_Kong), DuckDB's TIMESTAMPTZ resolution.
+# validate.py reads naive input values as HKT and converts aware ones to HKT.
+Timestamptz = polars_engine.DateTime
+TIMESTAMPTZ_KWARGS: dict[str, Any] = {"time_unit": "us", "time_zone": HKT}
 
 PRICE_ERROR = "price must be a positive, finite number"
 TICK_ERROR = "price off the HKEX tick table"
 
 
-def positive_finite(s: pd.Series) -> pd.Series:
-    """True where a value is > 0 and finite (inf passes a plain `> 0`)."""
-    return pd.Series(np.isfinite(s.to_numpy(dtype=float)), index=s.index) & (s > 0)
+def positive_finite(e: pl.Expr) -> pl.Expr:
+    """True where a value is > 0 and finite (inf passes a plain `> 0`); NULL stays NULL."""
+    return e.is_finite() & (e > 0)
 
 
-def nonneg_finite(s: pd.Series) -> pd.Series:
-    """True where a value is >= 0 and finite."""
-    return pd.Series(np.isfinite(s.to_numpy(dtype=float)), index=s.index) & (s >= 0)
+def nonneg_finite(e: pl.Expr) -> pl.Expr:
+    """True where a value is >= 0 and finite; NULL stays NULL."""
+    return e.is_finite() & (e >= 0)
 
 
-def tick_ok(s: pd.Series) -> pd.Series:
-    """True where a price lies on the HKEX spread table.
-
-    Non-positive and non-finite prices pass here: the positive/finite check reports them, and
-    one reason per fault keeps the quarantine readable.
-    """
-    p = s.to_numpy(dtype=float)
-    valid = np.isfinite(p) & (p > 0)
+def _tick_batch(s: pl.Series) -> pl.Series:
+    p = s.cast(pl.Float64).to_numpy()
+    valid = np.isfinite(p) & (p > 0)  # NULL arrives as NaN: not valid, so it passes
     ok = np.ones(len(p), dtype=bool)
     ok[valid] = on_tick(p[valid])
-    return pd.Series(ok, index=s.index)
+    return pl.Series(s.name, ok, dtype=pl.Boolean)
 
 
-def row_result(df: pd.DataFrame, ok: pd.Series, columns: list[str]) -> pd.DataFrame:
-    """Frame-shaped result of a row rule that fails only `columns` of the rows where ok is False.
+def tick_ok(e: pl.Expr) -> pl.Expr:
+    """True where a price lies on the HKEX spread table (`hk_pipeline.ticks.on_tick`).
 
-    A frame-level check that returns a Series is reported by pandera against every column of a
-    failing row; returning a frame limits the failure cases to the columns the rule is about,
-    which keeps the quarantine reasons short ("high, low: high below ... (9.0, 10.0)").
+    Non-positive, non-finite and NULL prices pass here: the positive/finite check (or the
+    nullable rule) reports them, and one reason per fault keeps the quarantine readable.
     """
-    out = pd.DataFrame(True, index=df.index, columns=df.columns)
-    values = ok.fillna(False).to_numpy(dtype=bool)
-    for col in columns:
-        out[col] = values
-    return out
+    return e.map_batches(_tick_batch, return_dtype=pl.Boolean)
 
 
-def high_low_ok(
-    df: pd.DataFrame, others: list[str], high: str = "high", low: str = "low"
-) -> tuple[pd.Series, pd.Series]:
+def row_result(data: PolarsData, ok: pl.Expr, columns: list[str]) -> pl.LazyFrame:
+    """Result of a row rule about `columns`: one boolean column per rule column.
+
+    pandera ANDs the columns into the row's verdict; validate.py re-runs the rule on the
+    failing rows and names the False columns with their values in the reason, e.g.
+    "high below open/last/low (open=10.0, high=9.8, low=9.9, last=10.2)". A NULL verdict
+    fails (as in the pandas models' `fillna(False)`).
+    """
+    verdict = ok.fill_null(False)
+    return data.lazyframe.select([verdict.alias(c) for c in columns])
+
+
+def high_low_ok(others: list[str], high: str = "high", low: str = "low") -> tuple[pl.Expr, pl.Expr]:
     """(high >= max(others, low), low <= min(others)) per row, nulls ignored."""
-    top = df[[*others, low]].max(axis=1)
-    bottom = df[others].min(axis=1)
-    high_ok = df[high].isna() | top.isna() | (df[high] >= top)
-    low_ok = df[low].isna() | bottom.isna() | (df[low] <= bottom)
+    top = pl.max_horizontal(*others, low)
+    bottom = pl.min_horizontal(*others)
+    high_ok = pl.col(high).is_null() | top.is_null() | (pl.col(high) >= top)
+    low_ok = pl.col(low).is_null() | bottom.is_null() | (pl.col(low) <= bottom)
     return high_ok, low_ok
 
 
 class Quotes(pa.DataFrameModel):
     """raw.quotes, key (trade_date, snapshot, symbol): cumulative day figures up to the snapshot."""
 
-    trade_date: Series[pa.DateTime] = pa.Field(description="Trading day (HKEX calendar, HKT).")
-    snapshot: Series[str] = pa.Field(
+    trade_date: pl.Date = pa.Field(description="Trading day (HKEX calendar, HKT).")
+    snapshot: pl.String = pa.Field(
         isin=SNAPSHOTS, description="`midday` (as of 12:00 HKT) or `close` (as of 16:10 HKT)."
     )
-    symbol: Series[str] = pa.Field(
+    symbol: pl.String = pa.Field(
         str_matches=SHARE_CODE, description="HKEX stock code, 5 digits with leading zeros."
     )
-    prev_close: Series[float] = pa.Field(
+    prev_close: pl.Float64 = pa.Field(
         nullable=True,
         description="Previous trading day's closing price, HKD; NULL on a share's listing day.",
     )
-    open: Series[float] = pa.Field(
+    open: pl.Float64 = pa.Field(
         nullable=True, description="Day's first traded price, HKD; NULL if untraded."
     )
-    high: Series[float] = pa.Field(
+    high: pl.Float64 = pa.Field(
         nullable=True, description="Day's highest price up to the snapshot, HKD; NULL if untraded."
     )
-    low: Series[float] = pa.Field(
+    low: pl.Float64 = pa.Field(
         nullable=True, description="Day's lowest price up to the snapshot, HKD; NULL if untraded."
     )
-    last: Series[float] = pa.Field(
+    last: pl.Float64 = pa.Field(
         nullable=True, description="Last traded price at the snapshot, HKD; NULL if untraded."
     )
-    volume: Series[np.int64] = pa.Field(
+    volume: pl.Int64 = pa.Field(
         ge=0, description="Shares traded in the day up to the snapshot (0 if untraded)."
     )
-    turnover: Series[float] = pa.Field(
-        description="Value traded in the day up to the snapshot, HKD."
-    )
-    as_of: Series[Timestamptz] = pa.Field(
+    turnover: pl.Float64 = pa.Field(description="Value traded in the day up to the snapshot, HKD.")
+    as_of: Timestamptz = pa.Field(
         dtype_kwargs=TIMESTAMPTZ_KWARGS, description="Time the figures refer to (TIMESTAMPTZ)."
     )
-    source: Series[str] = pa.Field(
+    source: pl.String = pa.Field(
         description="Producer of the row: `sample`, `landing` or `live:<provider>`."
     )
 
     @pa.check("prev_close", "open", "high", "low", "last", name="price_positive", error=PRICE_ERROR)
-    def _price_positive(cls, s: Series[float]) -> Series[bool]:
-        return positive_finite(s)
+    def _price_positive(cls, data: PolarsData) -> pl.LazyFrame:
+        return data.lazyframe.select(positive_finite(pl.col(data.key)))
 
     @pa.check("prev_close", "open", "high", "low", "last", name="price_on_tick", error=TICK_ERROR)
-    def _price_on_tick(cls, s: Series[float]) -> Series[bool]:
-        return tick_ok(s)
+    def _price_on_tick(cls, data: PolarsData) -> pl.LazyFrame:
+        return data.lazyframe.select(tick_ok(pl.col(data.key)))
 
     @pa.check("turnover", name="turnover_nonneg", error="turnover must be >= 0 and finite")
-    def _turnover(cls, s: Series[float]) -> Series[bool]:
-        return nonneg_finite(s)
+    def _turnover(cls, data: PolarsData) -> pl.LazyFrame:
+        return data.lazyframe.select(nonneg_finite(pl.col(data.key)))
 
     @pa.dataframe_check(name="high_ok", error="high below open/last/low")
-    def _high(cls, df: pd.DataFrame) -> pd.DataFrame:
-        ok, _ = high_low_ok(df, ["open", "last"])
-        return row_result(df, ok, ["open", "high", "low", "last"])
+    def _high(cls, data: PolarsData) -> pl.LazyFrame:
+        ok, _ = high_low_ok(["open", "last"])
+        return row_result(data, ok, ["open", "high", "low", "last"])
 
     @pa.dataframe_check(name="low_ok", error="low above open/last")
-    def _low(cls, df: pd.DataFrame) -> pd.DataFrame:
-        _, ok = high_low_ok(df, ["open", "last"])
-        return row_result(df, ok, ["open", "low", "last"])
+    def _low(cls, data: PolarsData) -> pl.LazyFrame:
+        _, ok = high_low_ok(["open", "last"])
+        return row_result(data, ok, ["open", "low", "last"])
 
     @pa.dataframe_check(name="untraded_volume", error="untraded (last is NULL) but volume > 0")
-    def _untraded(cls, df: pd.DataFrame) -> pd.DataFrame:
-        return row_result(df, df["last"].notna() | (df["volume"] == 0), ["last", "volume"])
+    def _untraded(cls, data: PolarsData) -> pl.LazyFrame:
+        ok = pl.col("last").is_not_null() | (pl.col("volume") == 0)
+        return row_result(data, ok, ["last", "volume"])
 
     class Config:
         name = "raw.quotes"

@@ -1,27 +1,39 @@
 """Run a table's model over a frame and split it into rows to load and rows to quarantine.
 
-Pandera reports failures per (row, column, check); this module turns them into one reason per
-rejected row, keeps the coerced valid rows, and judges the outcome against the quarantine
-threshold. Failures that no row can be blamed for (a missing column, a column that converts
-for no row) raise SchemaMismatchError: nothing can load then.
+The models are pandera polars models. This module converts the incoming frame (pandas, as the
+sources return it, or polars) to the table's types column by column, so a value that does not
+convert is blamed on its row instead of failing the column; runs the model once over the rows
+that converted (lazy=True: every failure, not the first); and turns pandera's failure cases
+(row, column, check) into one reason per rejected row. Failures that no row can be blamed for
+(a missing column, a column that converts for no row) raise SchemaMismatchError: nothing can
+load then.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import date, datetime
+from functools import cached_property
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from pandera.api.dataframe.model import DataFrameModel
+import polars as pl
+import pyarrow as pa
+from pandera.api.polars.model import DataFrameModel
+from pandera.api.polars.types import PolarsData
 from pandera.errors import SchemaErrors
 
 from hk_pipeline.schemas.index_constituents import IndexConstituents
+from hk_pipeline.schemas.index_contributions import IndexContributions
 from hk_pipeline.schemas.index_levels import IndexLevels
 from hk_pipeline.schemas.intraday_bars import IntradayBars
 from hk_pipeline.schemas.macro_series import MacroSeries
-from hk_pipeline.schemas.quotes import Quotes
+from hk_pipeline.schemas.quotes import HKT, Quotes
 from hk_pipeline.schemas.securities import Securities
 
 MODELS: dict[str, type[DataFrameModel]] = {
@@ -31,15 +43,14 @@ MODELS: dict[str, type[DataFrameModel]] = {
     "raw.index_levels": IndexLevels,
     "raw.intraday_bars": IntradayBars,
     "raw.macro_series": MacroSeries,
+    "raw.index_contributions": IndexContributions,
 }
 
 # Tables whose every rejected row is critical (an index level is never quarantined quietly).
 ALL_ROWS_CRITICAL = frozenset({"raw.index_levels"})
 _UNIQUENESS_CHECKS = ("multiple_fields_uniqueness", "field_uniqueness", "unique")
-_MAX_PASSES = 4
 # pandera's names of built-in checks -> what a reader of the quarantine should understand.
 _PHRASES = (
-    (r"^coerce_dtype\('(.*)'\)$", r"not convertible to \1"),
     (r"^not_nullable$", "missing (NULL not allowed)"),
     (r"^str_matches\('(.*)'\)$", r"does not match pattern \1"),
     (r"^isin\((.*)\)$", r"not one of \1"),
@@ -52,18 +63,34 @@ class SchemaMismatchError(ValueError):
     """The frame as a whole does not fit the table's schema; no row can be loaded."""
 
 
+def _empty_rejected() -> pd.DataFrame:
+    return pd.DataFrame({"row_number": pd.Series(dtype="int64"), "record": [], "reason": []})
+
+
 @dataclass
 class ValidationOutcome:
-    """Result of validating one frame: coerced valid rows and the rejected rows with reasons."""
+    """Result of validating one frame: the valid rows in the table's types, rejected rows.
+
+    ``frame`` is the validated polars frame; ``valid`` (pandas) and ``valid_arrow`` (Arrow,
+    for the writer) are views of it.
+    """
 
     table: str
-    valid: pd.DataFrame
-    rejected: pd.DataFrame = field(
-        default_factory=lambda: pd.DataFrame(
-            {"row_number": pd.Series(dtype="int64"), "record": [], "reason": []}
-        )
-    )
+    frame: pl.DataFrame
+    rejected: pd.DataFrame = field(default_factory=_empty_rejected)
     failure_counts: dict[str, int] = field(default_factory=dict)
+
+    @cached_property
+    def valid(self) -> pd.DataFrame:
+        """The valid rows as pandas (computed on first use): dates as datetime64[ns],
+        TIMESTAMPTZ as datetime64[ns, Asia/Hong_Kong], integer columns with NULLs as Int64."""
+        return _to_pandas(self.frame)
+
+    @property
+    def valid_arrow(self) -> pa.Table:
+        """The valid rows as an Arrow table (no copy of numeric and temporal buffers): DATE
+        date32, TIMESTAMPTZ timestamp[us, Asia/Hong_Kong], BIGINT int64, DOUBLE double."""
+        return self.frame.to_arrow()
 
     @property
     def n_rejected(self) -> int:
@@ -72,7 +99,7 @@ class ValidationOutcome:
     @property
     def n_rows(self) -> int:
         """Rows in the input frame (valid + rejected)."""
-        return len(self.valid) + len(self.rejected)
+        return self.frame.height + len(self.rejected)
 
     @property
     def quarantine_table(self) -> str:
@@ -110,134 +137,326 @@ def _mismatch(
 
 
 def _fmt(value: object) -> str:
-    """A failing value as a reason shows it: dates without 00:00:00, inf/NaN spelled out."""
+    """A failing value as a reason shows it: dates ISO, inf/NaN spelled out, NULL."""
+    if value is None:
+        return "NULL"
     if isinstance(value, pd.Timestamp) and value.tz is None and value == value.normalize():
         return value.date().isoformat()
-    if isinstance(value, float) and not np.isfinite(value):
-        return "NaN" if np.isnan(value) else ("inf" if value > 0 else "-inf")
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("inf" if value > 0 else "-inf")
     return str(value)
 
 
-def _non_integral(model: type[DataFrameModel], df: pd.DataFrame) -> pd.DataFrame:
-    """Failure cases for floats with a fraction in integer columns.
+# --- input -> polars ------------------------------------------------------------------------
 
-    Coercion to int64 is `astype`, which truncates 100.5 to 100 silently; catch it first.
-    """
-    rows = []
-    for name, col in model.to_schema().columns.items():
-        if name not in df or "int" not in str(col.dtype).lower():
-            continue
-        s = df[name]
-        if not pd.api.types.is_float_dtype(s):
-            continue
-        values = s.to_numpy(dtype=float)
-        bad = np.isfinite(values) & (values != np.round(values))
-        if bad.any():
-            rows.append(
-                pd.DataFrame(
-                    {
-                        "index": np.flatnonzero(bad),
-                        "key": f"{name}: not a whole number",
-                        "label": [f"{name}: not a whole number ({_fmt(v)})" for v in values[bad]],
-                    }
+
+def _as_polars(df: pd.DataFrame | pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
+    """The input as a polars frame: pandas NaN -> NULL (inf kept, to be rejected)."""
+    if isinstance(df, pl.LazyFrame):
+        return df.collect()
+    if isinstance(df, pl.DataFrame):
+        return df
+    if not isinstance(df, pd.DataFrame):
+        raise TypeError(f"expected a pandas or polars DataFrame, got {type(df).__name__}")
+    data = df.reset_index(drop=True)
+    data.columns = [str(c) for c in data.columns]
+    return pl.DataFrame([_column_from_pandas(data[name]) for name in data.columns])
+
+
+def _column_from_pandas(s: pd.Series) -> pl.Series:
+    """One pandas column as polars. Object columns of str or of dates (what sources send)
+    take a direct path, about twice as fast as via Arrow's generic inference; a column of
+    mixed Python types becomes text, so its values are still judged row by row."""
+    name = str(s.name)
+    if s.dtype == object:
+        values = s.to_numpy()
+        first = s.loc[s.first_valid_index()] if s.notna().any() else None
+        try:
+            if isinstance(first, str):
+                return pl.Series(name, values, dtype=pl.String)
+            if isinstance(first, date) and not isinstance(first, datetime):
+                return pl.from_arrow(pa.array(values, type=pa.date32(), from_pandas=True)).alias(
+                    name
                 )
-            )
-    return (
-        pd.concat(rows, ignore_index=True)
-        if rows
-        else pd.DataFrame(columns=["index", "key", "label"])
-    )
+        except (TypeError, ValueError, pa.ArrowException, pl.exceptions.PolarsError):
+            pass
+    try:
+        return pl.from_pandas(s, nan_to_null=True).alias(name)
+    except (TypeError, ValueError, pa.ArrowException, pl.exceptions.PolarsError):
+        text = [None if _is_missing(v) else str(v) for v in s.tolist()]
+        return pl.Series(name, text, dtype=pl.String)
 
 
-def _labels(fc: pd.DataFrame, key_order: list[str]) -> pd.DataFrame:
-    """Row-indexed pandera failure cases -> one (index, key, label) per failure.
+def _is_missing(v: object) -> bool:
+    try:
+        return bool(pd.isna(v))
+    except (TypeError, ValueError):
+        return False
 
-    key is "column: check" (what failure_counts counts), label adds the failing value(s).
+
+def _to_float(s: pl.Series) -> pl.Series:
+    if s.dtype == pl.String:
+        out = s.str.strip_chars().cast(pl.Float64, strict=False)
+    else:
+        out = s.cast(pl.Float64, strict=False)
+    return out.fill_nan(None)
+
+
+def _to_hkt(s: pl.Series, unit: str) -> pl.Series:
+    """Datetime -> Datetime(unit, HKT): naive values are HKT, aware ones converted."""
+    if s.dtype.time_zone is None:  # type: ignore[attr-defined]
+        s = s.dt.replace_time_zone(HKT, ambiguous="earliest", non_existent="null")
+    else:
+        s = s.dt.convert_time_zone(HKT)
+    return s.dt.cast_time_unit(unit)  # type: ignore[arg-type]
+
+
+def _parse_datetime(s: pl.Series, unit: str) -> pl.Series:
+    """Text -> Datetime(unit, HKT); values the inferred format misses are parsed one by one."""
+    text = s.str.strip_chars()
+    try:
+        parsed = _to_hkt(text.str.to_datetime(time_unit=unit, strict=False), unit)  # type: ignore[arg-type]
+    except pl.exceptions.PolarsError:
+        parsed = pl.Series(s.name, [None] * len(s), dtype=pl.Datetime(unit, HKT))  # type: ignore[arg-type]
+    left = np.flatnonzero((text.is_not_null() & parsed.is_null()).to_numpy())
+    if len(left):  # e.g. naive and offset-aware text mixed in one column
+        values = parsed.to_list()
+        for i in left:
+            try:
+                ts = pd.Timestamp(text[int(i)])
+            except (ValueError, TypeError, OverflowError):
+                continue
+            if ts is pd.NaT:
+                continue
+            ts = ts.tz_localize(HKT) if ts.tz is None else ts.tz_convert(HKT)
+            values[i] = ts.to_pydatetime()
+        parsed = pl.Series(s.name, values, dtype=pl.Datetime(unit, HKT))  # type: ignore[arg-type]
+    return parsed
+
+
+def _convert(s: pl.Series, target: Any) -> tuple[pl.Series, pl.Series | None]:
+    """One column in its table type, NULL where a value does not convert.
+
+    Returns (converted, non_whole): non_whole flags floats with a fraction in an integer
+    column (casting would truncate 100.5 to 100 silently; they are rejected instead).
     """
-    fc = fc.copy()
-    fc["index"] = fc["index"].astype("int64")
-    check = fc["check"].astype(str)
-    coerce = check.str.startswith("coerce_dtype(")
-    # A failed coercion is also reported as a dtype failure of the same cell: keep one.
-    cells = pd.MultiIndex.from_arrays([fc["column"].astype(str), fc["index"]])
-    dtype_dup = check.str.startswith("dtype(").to_numpy() & cells.isin(cells[coerce.to_numpy()])
-    fc = fc[~dtype_dup]
-    check = check[~dtype_dup]
-    for pattern, phrase in _PHRASES:
-        check = check.str.replace(pattern, phrase, regex=True)
-    fc = fc.assign(check=check, value=[_fmt(v) for v in fc["failure_case"]])
-    unique = fc["check"].isin(_UNIQUENESS_CHECKS)
-    frame = (fc["schema_context"] == "DataFrameSchema") & ~unique
-    out = []
+    name, source = s.name, s.dtype
+    if source == target:
+        return (s.fill_nan(None) if target.is_float() else s), None
+    if source == pl.Null:
+        return s.cast(target), None
+    if target.is_float():
+        return _to_float(s), None
+    if target.is_integer():
+        if source.is_integer() or source == pl.Boolean:
+            return s.cast(target, strict=False), None
+        f = _to_float(s)
+        non_whole = (f.is_finite() & (f != f.round())).fill_null(False)
+        out = f.set(non_whole, None).cast(target, strict=False)
+        if source == pl.String:  # exact for digits beyond float precision
+            exact = s.str.strip_chars().cast(target, strict=False)
+            out = exact.fill_null(out) if exact.null_count() < len(s) else out
+        return out, non_whole
+    if target == pl.String:
+        return s.cast(pl.String, strict=False), None
+    if target == pl.Date:
+        if isinstance(source, pl.Datetime):
+            if source.time_zone is not None:
+                s = s.dt.convert_time_zone(HKT)
+            return s.dt.date(), None
+        if source == pl.String:
+            text = s.str.strip_chars()
+            out = text.str.to_date(strict=False)
+            if out.null_count() > text.null_count():  # e.g. "2025-11-21 00:00"
+                out = out.fill_null(_parse_datetime(text, "us").dt.date())
+            return out, None
+    if isinstance(target, pl.Datetime):
+        unit = target.time_unit or "us"
+        if isinstance(source, pl.Datetime):
+            return _to_hkt(s, unit), None
+        if source == pl.Date:
+            return _to_hkt(s.cast(pl.Datetime(unit)), unit), None  # type: ignore[arg-type]
+        if source == pl.String:
+            return _parse_datetime(s, unit), None
+    try:
+        return s.cast(target, strict=False), None
+    except pl.exceptions.PolarsError:
+        return pl.Series(name, [None] * len(s), dtype=target), None
 
-    cols = fc[~frame & ~unique]
-    if len(cols):
-        key = cols["column"].astype(str) + ": " + cols["check"]
-        out.append(
-            pd.DataFrame(
-                {"index": cols["index"], "key": key, "label": key + " (" + cols["value"] + ")"}
+
+def _type_name(target: Any) -> str:
+    """A column type as a reason names it: Int64, Date, Datetime(Asia/Hong_Kong)."""
+    if isinstance(target, pl.Datetime) and target.time_zone:
+        return f"Datetime({target.time_zone})"
+    return str(target)
+
+
+def _present(s: pl.Series) -> pl.Series:
+    """Input values that are there (not NULL; NaN counts as missing)."""
+    there = s.is_not_null()
+    return there & ~s.is_nan().fill_null(False) if s.dtype.is_float() else there
+
+
+def _prepare(
+    table: str, model: type[DataFrameModel], raw: pl.DataFrame
+) -> tuple[pl.DataFrame, list[pl.DataFrame], np.ndarray]:
+    """The frame in the table's types, conversion failures (index, key, label), bad-row mask."""
+    schema = model.to_schema()
+    missing = [c for c in schema.columns if c not in raw.columns]
+    if missing:
+        raise _mismatch(table, model, [f"missing column(s) {', '.join(sorted(missing))}"])
+    n = raw.height
+    failures: list[pl.DataFrame] = []
+    bad = np.zeros(n, dtype=bool)
+    converted: list[pl.Series] = []
+    whole: list[str] = []
+    for name, col in schema.columns.items():
+        s = raw[name]
+        target = col.dtype.type
+        out, non_whole = _convert(s, target)
+        converted.append(out.alias(name))
+        failed = _present(s) & out.is_null()
+        if non_whole is not None:
+            if non_whole.any():
+                idx = np.flatnonzero(non_whole.to_numpy())
+                key = f"{name}: not a whole number"
+                labels = [f"{key} ({_fmt(v)})" for v in s.gather(idx).to_list()]
+                failures.append(_failures(idx, key, labels))
+                bad[idx] = True
+            failed = failed & ~non_whole
+        n_failed = int(failed.sum())
+        if not n_failed:
+            continue
+        idx = np.flatnonzero(failed.to_numpy())
+        values = s.gather(idx).to_list()
+        key = f"{name}: not convertible to {_type_name(target)}"
+        if n_failed == n:
+            whole.append(
+                f"column {name!r} converts for no row (not convertible to {_type_name(target)}, "
+                f"e.g. {_fmt(values[0])})"
             )
-        )
+            continue
+        labels = [f"{key} ({_fmt(v)})" for v in values]
+        failures.append(_failures(idx, key, labels))
+        bad[idx] = True
+    if whole:
+        raise _mismatch(table, model, whole)
+    return raw.with_columns(converted), failures, bad
 
-    # Frame-level rules: pandera gives the failing row's rule columns as a dict (or, for a
-    # rule returning a Series, one case per column); one entry per (row, rule) either way.
-    rules = fc[frame]
-    if len(rules):
-        pairs = [
-            ", ".join(f"{k}={_fmt(v)}" for k, v in case.items())
-            if isinstance(case, dict)
-            else f"{col}={_fmt(case)}"
-            for col, case in zip(rules["column"], rules["failure_case"], strict=True)
-        ]
-        agg = (
-            pd.DataFrame({"index": rules["index"], "key": rules["check"], "pairs": pairs})
-            .groupby(["index", "key"], sort=False)["pairs"]
-            .agg(", ".join)
-            .reset_index()
-        )
-        label = agg["key"] + " (" + agg["pairs"] + ")"
-        out.append(pd.DataFrame({"index": agg["index"], "key": agg["key"], "label": label}))
 
-    dups = fc[unique]
-    if len(dups):
-        order = {c: i for i, c in enumerate(key_order)}
-        dups = dups.assign(_o=dups["column"].map(order)).sort_values(["index", "_o"])
-        pairs = dups["column"].astype(str) + "=" + dups["value"]
-        agg = pairs.groupby(dups["index"], sort=False).agg(", ".join).reset_index()
-        agg.columns = ["index", "pairs"]
-        out.append(
-            pd.DataFrame(
-                {
-                    "index": agg["index"],
-                    "key": "duplicate key",
-                    "label": "duplicate key (" + agg["pairs"] + ")",
-                }
-            )
-        )
-    return (
-        pd.concat(out, ignore_index=True)
-        if out
-        else pd.DataFrame(columns=["index", "key", "label"])
+# --- pandera failure cases -> reasons --------------------------------------------------------
+
+
+def _failures(index: np.ndarray, key: str, labels: list[str]) -> pl.DataFrame:
+    """Failures as (index: input row, key: what failure_counts counts, label: the reason)."""
+    return pl.DataFrame(
+        {"index": np.asarray(index, dtype=np.int64), "key": [key] * len(labels), "label": labels},
+        schema={"index": pl.Int64, "key": pl.String, "label": pl.String},
     )
 
 
-def _records(df: pd.DataFrame) -> list[str]:
-    """JSON of each row as it came: NaN -> null, ±inf -> "inf"/"-inf", timestamps ISO 8601."""
-    if df.empty:
-        return []
-    df = df.copy()
-    for name in df.columns:
-        s = df[name]
-        if pd.api.types.is_float_dtype(s):
-            inf = np.isinf(s.to_numpy(dtype=float))
-            if inf.any():
-                df[name] = s.astype(object).where(~inf, np.where(s > 0, "inf", "-inf"))
-    text = df.to_json(orient="records", lines=True, date_format="iso", default_handler=str)
-    return text.rstrip("\n").split("\n")
+def _phrase(check: str) -> str:
+    for pattern, phrase in _PHRASES:
+        check = re.sub(pattern, phrase, check)
+    return check
 
 
-def validate_frame(table: str, df: pd.DataFrame) -> ValidationOutcome:
-    """Validate df against the table's model; return coerced valid rows and rejected rows.
+def _labels(
+    model: type[DataFrameModel], fc: pl.DataFrame, checked: pl.DataFrame, rows: np.ndarray | None
+) -> list[pl.DataFrame]:
+    """pandera failure cases (index into `checked`) -> (input row, key, label) frames.
+
+    Column checks: "column: check (value)". Frame rules: the rule re-runs on its failing rows
+    and names the columns it returns False for: "rule (col=value, ...)". Duplicates: all rows
+    of the key, "duplicate key (k1=.., k2=..)".
+    """
+    schema = model.to_schema()
+    rules = {(c.error or c.name or str(c)): c for c in schema.checks}
+    key_order = list(schema.unique or [])
+    out: list[pl.DataFrame] = []
+
+    def emit(local: np.ndarray, key: str, labels: list[str]) -> None:
+        index = rows[local] if rows is not None else local
+        out.append(_failures(index, key, labels))
+
+    groups = fc.group_by(["schema_context", "column", "check"], maintain_order=True)
+    for (context, column, check), g in groups:
+        local = np.unique(g["index"].cast(pl.Int64).to_numpy())
+        part = checked[local]
+        if check in _UNIQUENESS_CHECKS:
+            cols = [c for c in key_order if c in part.columns]
+            labels = [
+                "duplicate key ("
+                + ", ".join(f"{c}={_fmt(v)}" for c, v in zip(cols, vals, strict=True))
+                + ")"
+                for vals in part.select(cols).iter_rows()
+            ]
+            emit(local, "duplicate key", labels)
+        elif context == "DataFrameSchema" and check in rules:
+            rule = rules[check]
+            verdict = rule._check_fn(PolarsData(part.lazy(), "*"), **rule._check_kwargs)
+            verdict = verdict.collect() if isinstance(verdict, pl.LazyFrame) else None
+            if verdict is None or verdict.height != part.height:
+                emit(local, str(check), [str(check)] * len(local))
+                continue
+            names = [c for c in verdict.columns if c in part.columns]
+            values = part.select(names).rows()
+            labels = []
+            for flags, vals in zip(verdict.select(names).iter_rows(), values, strict=True):
+                failing = [j for j, ok in enumerate(flags) if ok is False] or range(len(names))
+                pairs = ", ".join(f"{names[j]}={_fmt(vals[j])}" for j in failing)
+                labels.append(f"{check} ({pairs})")
+            emit(local, str(check), labels)
+        else:
+            key = f"{column}: {_phrase(str(check))}"
+            values = part[str(column)].to_list() if column in part.columns else [None] * len(local)
+            emit(local, key, [f"{key} ({_fmt(v)})" for v in values])
+    return out
+
+
+def _json_value(v: object) -> object:
+    if isinstance(v, float) and not math.isfinite(v):
+        return None if math.isnan(v) else ("inf" if v > 0 else "-inf")
+    if isinstance(v, (datetime, date)):
+        return v.isoformat()
+    if v is None or isinstance(v, (str, int, float, bool)):
+        return v
+    return str(v)
+
+
+def _records(raw: pl.DataFrame, rows: np.ndarray) -> list[str]:
+    """JSON of each row as it came: NaN -> null, ±inf -> "inf"/"-inf", times ISO 8601."""
+    return [
+        json.dumps(
+            {k: _json_value(v) for k, v in rec.items()}, ensure_ascii=False, separators=(",", ":")
+        )
+        for rec in raw[rows].iter_rows(named=True)
+    ]
+
+
+def _to_pandas(frame: pl.DataFrame) -> pd.DataFrame:
+    """pandas view of a validated frame in the dtypes the pandas models produced."""
+    casts = []
+    for name, dtype in frame.schema.items():
+        if dtype == pl.Date:
+            casts.append(pl.col(name).cast(pl.Datetime("ns")))
+        elif isinstance(dtype, pl.Datetime):
+            casts.append(pl.col(name).dt.cast_time_unit("ns"))
+    out = frame.with_columns(casts).to_pandas() if casts else frame.to_pandas()
+    for name, dtype in frame.schema.items():
+        if dtype.is_integer() and frame[name].null_count():
+            mapper = {pa.int64(): pd.Int64Dtype(), pa.int32(): pd.Int32Dtype()}.get
+            out[name] = frame[name].to_arrow().to_pandas(types_mapper=mapper)
+    return out
+
+
+# --- the runner -------------------------------------------------------------------------------
+
+
+def validate_frame(table: str, df: pd.DataFrame | pl.DataFrame | pl.LazyFrame) -> ValidationOutcome:
+    """Validate df (pandas or polars) against the table's model; split valid and rejected rows.
 
     Row failures are quarantined; all rows of a duplicated key are rejected (we cannot tell
     which one is right). Raises SchemaMismatchError when the frame as a whole cannot fit.
@@ -248,69 +467,62 @@ def validate_frame(table: str, df: pd.DataFrame) -> ValidationOutcome:
         raise ValueError(
             f"no schema for table {table!r}; known tables: {', '.join(MODELS)}"
         ) from None
-    data = df.reset_index(drop=True)
-    key_order = list(model.to_schema().unique or [])
-    failures = [_non_integral(model, data)]
-    rejected: set[int] = set(failures[0]["index"].astype(int))
+    raw = _as_polars(df)
+    frame, failures, bad = _prepare(table, model, raw)
 
-    valid: pd.DataFrame | None = None
-    remaining = data
-    for _ in range(_MAX_PASSES):
-        try:
-            valid = model.validate(remaining, lazy=True)
-            break
-        except SchemaErrors as err:
-            fc = err.failure_cases
-        missing = fc.loc[fc["check"] == "column_in_dataframe", "failure_case"].astype(str)
-        if len(missing):
-            raise _mismatch(table, model, [f"missing column(s) {', '.join(sorted(set(missing)))}"])
-        rows = fc[fc["index"].notna()]
-        coerce = rows[rows["check"].astype(str).str.startswith("coerce_dtype(")]
-        whole = [
-            f"column {col!r} converts for no row ({g['check'].iloc[0]}, "
-            f"e.g. {_fmt(g['failure_case'].iloc[0])})"
-            for col, g in coerce.groupby("column")
-            if g["index"].nunique() == len(remaining) and len(remaining) > 0
-        ]
-        if whole:
-            raise _mismatch(table, model, whole)
-        if rows.empty:
+    # pandera judges the rows whose every value converted (the others are rejected already).
+    rows = np.flatnonzero(~bad) if bad.any() else None
+    checked = frame.filter(pl.Series(~bad)) if rows is not None else frame
+    try:
+        valid = model.validate(checked, lazy=True)
+        fc = None
+    except SchemaErrors as err:
+        valid = checked
+        fc = err.failure_cases
+    if fc is not None:
+        unplaced = fc.filter(pl.col("index").is_null())
+        if unplaced.height:
+            missing = unplaced.filter(pl.col("check") == "column_in_dataframe")
+            if missing.height:
+                cols = ", ".join(sorted(set(missing["failure_case"].cast(pl.String))))
+                raise _mismatch(table, model, [f"missing column(s) {cols}"])
             # No row to blame (a check that cannot run on this frame at all).
             problems = [
                 f"{c}: {k} ({_fmt(v)})"
-                for c, k, v in zip(fc["column"], fc["check"], fc["failure_case"], strict=True)
+                for c, k, v in unplaced.select("column", "check", "failure_case").iter_rows()
             ]
             raise _mismatch(table, model, problems[:5])
-        failures.append(_labels(rows, key_order))
-        rejected |= set(rows["index"].astype(int))
-        remaining = data.drop(index=sorted(rejected))
-    if valid is None:
-        raise RuntimeError(
-            f"{table}: still failing after {_MAX_PASSES} validation passes; this is a bug in "
-            "hk_pipeline.schemas (a check that depends on other rows?), please report it."
-        )
-    valid = valid.drop(index=sorted(rejected), errors="ignore").reset_index(drop=True)
+        failures += _labels(model, fc, checked, rows)
+    for part in failures:
+        bad[part["index"].to_numpy()] = True
 
-    labels = pd.concat([f for f in failures if len(f)], ignore_index=True) if rejected else None
-    if labels is None:
-        return ValidationOutcome(table=table, valid=valid)
-    labels["index"] = labels["index"].astype("int64")
-    labels = labels.drop_duplicates(["index", "label"])
-    counts = labels.drop_duplicates(["index", "key"])["key"].value_counts()
-    reasons = labels.groupby("index", sort=True)["label"].agg("; ".join)
-    rows_out = reasons.index.to_numpy()
-    rejected_frame = pd.DataFrame(
+    if not bad.any():
+        return ValidationOutcome(table=table, frame=valid)
+    # `valid` holds the rows pandera judged (all, or those that converted); drop the rejected.
+    keep = ~bad if rows is None else ~bad[rows]
+    valid = valid.filter(pl.Series(keep))
+
+    labels = pl.concat(failures).unique(["index", "label"], maintain_order=True)
+    counts = (
+        labels.unique(["index", "key"], maintain_order=True)
+        .group_by("key", maintain_order=True)
+        .len()
+        .sort("len", descending=True, maintain_order=True)
+    )
+    reasons = labels.group_by("index").agg(pl.col("label").str.join("; ")).sort("index")
+    rows_out = reasons["index"].to_numpy()
+    rejected = pd.DataFrame(
         {
-            "row_number": rows_out.astype("int64"),
-            "record": _records(data.iloc[rows_out]),
-            "reason": reasons.to_numpy(),
+            "row_number": rows_out,
+            "record": _records(raw, rows_out),
+            "reason": reasons["label"].to_numpy(),
         }
     )
     return ValidationOutcome(
         table=table,
-        valid=valid,
-        rejected=rejected_frame,
-        failure_counts={str(k): int(v) for k, v in counts.items()},
+        frame=valid,
+        rejected=rejected,
+        failure_counts=dict(counts.iter_rows()),
     )
 
 

@@ -1,9 +1,15 @@
 """Tests of the table models and validate_frame/assess, on small frames built by hand."""
 
 import json
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
+import duckdb
 import numpy as np
 import pandas as pd
+import polars as pl
+import pyarrow as pa
 import pytest
 
 from hk_pipeline.schemas import (
@@ -299,6 +305,7 @@ def test_models_cover_the_tables_and_describe_every_column() -> None:
         "raw.index_levels",
         "raw.intraday_bars",
         "raw.macro_series",
+        "raw.index_contributions",
     }
     for table, model in MODELS.items():
         schema = model.to_schema()
@@ -306,3 +313,222 @@ def test_models_cover_the_tables_and_describe_every_column() -> None:
         assert {"run_id", "loaded_at"}.isdisjoint(schema.columns), table
         for name, col in schema.columns.items():
             assert col.description, f"{table}.{name} has no description"
+
+
+# --- polars backend: types, inputs, nullable columns of the live sources -----------------------
+
+DDL_DIR = Path(__file__).resolve().parents[2] / "sql" / "ddl"
+# DuckDB column type -> the Arrow type valid_arrow must carry for it.
+ARROW_OF_DUCKDB = {
+    "DATE": pa.date32(),
+    "TIMESTAMP WITH TIME ZONE": pa.timestamp("us", tz="Asia/Hong_Kong"),
+    "BIGINT": pa.int64(),
+    "INTEGER": pa.int32(),
+    "DOUBLE": pa.float64(),
+    "VARCHAR": pa.large_string(),
+}
+
+
+def securities() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "symbol": ["00700", "00005"],
+            "name": ["TENCENT", "HSBC HOLDINGS"],
+            "board": ["Main Board", "Main Board"],
+            "industry": ["Information Technology", "Financials"],
+            "board_lot": [100, 400],
+            "issued_shares": [9_100_000_000, 17_000_000_000],
+            "currency": ["HKD", "HKD"],
+            "listed_on": ["2004-06-16", None],
+            "valid_from": ["2023-07-03", "2023-07-03"],
+            "valid_to": [None, None],
+            "source": ["sample", "sample"],
+        }
+    )
+
+
+def constituents() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "index_code": ["HSI", "HSI"],
+            "symbol": ["00700", "00005"],
+            "issued_shares": [9_100_000_000, 17_000_000_000],
+            "faf": [0.7, 1.0],
+            "cap_factor": [0.8, 1.0],
+            "valid_from": ["2025-09-08", "2025-09-08"],
+            "valid_to": [None, None],
+            "source": ["sample", "sample"],
+        }
+    )
+
+
+def macro() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "series_id": ["pmi", "fx_reserves"],
+            "period": ["2025-10", "2025-10"],
+            "value": [50.1, 430.2],
+            "unit": ["index", "USD bn"],
+            "released_on": ["2025-11-05", "2025-11-07"],
+            "released_at": [None, "2025-11-07 16:30"],
+            "source": ["sample"] * 2,
+        }
+    )
+
+
+VALID_FRAMES = {
+    "ref.securities": securities,
+    "ref.index_constituents": constituents,
+    "raw.quotes": quotes,
+    "raw.index_levels": index_levels,
+    "raw.intraday_bars": bars,
+    "raw.macro_series": macro,
+}
+
+
+def duckdb_types(table: str) -> dict[str, str]:
+    con = duckdb.connect()
+    con.execute((DDL_DIR / f"{table}.sql").read_text())
+    return {r[0]: r[1] for r in con.execute(f"DESCRIBE {table}").fetchall()}
+
+
+@pytest.mark.parametrize("table", sorted(VALID_FRAMES))
+def test_valid_arrow_types_match_the_duckdb_columns(table: str) -> None:
+    out = validate_frame(table, VALID_FRAMES[table]())
+    assert out.n_rejected == 0, out.rejected["reason"].tolist()
+    arrow = out.valid_arrow
+    assert isinstance(arrow, pa.Table) and arrow.num_rows == out.n_rows
+    types = duckdb_types(table)
+    for name in MODELS[table].to_schema().columns:
+        assert arrow.schema.field(name).type == ARROW_OF_DUCKDB[types[name]], (table, name)
+    # and it inserts as it is (by name), no pandas round trip
+    con = duckdb.connect()
+    con.execute((DDL_DIR / f"{table}.sql").read_text())
+    con.register("rows", arrow)
+    con.execute(
+        f"INSERT INTO {table} BY NAME SELECT *, 'r' AS run_id, now() AS loaded_at FROM rows"
+    )
+    assert con.execute(f"SELECT count(*) FROM {table}").fetchone() == (arrow.num_rows,)
+
+
+def bad_quotes() -> pd.DataFrame:
+    df = quotes(6)
+    df.loc[1, "low"] = -9.9
+    df.loc[2, "volume"] = 100.5
+    df.loc[3, "symbol"] = "00001"
+    df.loc[4, "prev_close"] = np.inf
+    return df
+
+
+def test_pandas_and_polars_input_give_the_same_outcome() -> None:
+    df = bad_quotes()
+    from_pandas = validate_frame("raw.quotes", df)
+    from_polars = validate_frame("raw.quotes", pl.from_pandas(df))
+    assert from_pandas.rejected["row_number"].tolist() == [0, 1, 2, 3, 4]
+    pd.testing.assert_frame_equal(from_pandas.rejected, from_polars.rejected)
+    assert from_pandas.failure_counts == from_polars.failure_counts
+    pd.testing.assert_frame_equal(from_pandas.valid, from_polars.valid)
+    assert from_pandas.valid_arrow.equals(from_polars.valid_arrow)
+    assert from_polars.valid["symbol"].tolist() == ["00006"]
+
+
+def test_polars_nan_is_null_and_inf_is_rejected() -> None:
+    df = pl.from_pandas(quotes()).with_columns(
+        pl.Series("prev_close", [float("nan"), float("inf"), 10.0, 10.0])
+    )
+    out = validate_frame("raw.quotes", df)
+    assert out.rejected["row_number"].tolist() == [1]
+    assert "prev_close: price must be a positive, finite number (inf)" in reason_of(out, 1)
+    assert out.frame["prev_close"].null_count() == 1  # NaN (listing day) stored as NULL
+
+
+def test_timestamptz_naive_is_hkt_aware_is_converted() -> None:
+    q = validate_frame("raw.quotes", quotes())  # "2025-11-21 12:00", naive
+    assert q.frame["as_of"].dtype == pl.Datetime("us", "Asia/Hong_Kong")
+    assert q.frame["as_of"][0] == datetime(2025, 11, 21, 12, 0, tzinfo=ZoneInfo("Asia/Hong_Kong"))
+    lv = validate_frame("raw.index_levels", index_levels())  # 08:10 UTC
+    assert lv.valid["as_of"].dt.strftime("%H:%M").tolist() == ["16:10"] * 3
+    assert lv.frame["trade_date"].dtype == pl.Date
+
+
+def test_value_not_convertible_is_blamed_on_its_row() -> None:
+    df = quotes()
+    df["volume"] = pd.Series([100, "lots", 100.0, None], dtype=object)
+    df["trade_date"] = ["2025-11-21", "2025-11-21", "someday", "2025-11-21"]
+    out = validate_frame("raw.quotes", df)
+    assert out.rejected["row_number"].tolist() == [1, 2, 3]
+    assert "volume: not convertible to Int64 (lots)" in reason_of(out, 1)
+    assert "trade_date: not convertible to Date (someday)" in reason_of(out, 2)
+    assert "volume: missing (NULL not allowed) (NULL)" in reason_of(out, 3)
+    assert out.valid["volume"].tolist() == [100]
+
+
+def test_live_sources_nullable_columns() -> None:
+    sec = securities()
+    sec["industry"] = [None, "Financials"]
+    sec["issued_shares"] = [None, 17_000_000_000]
+    out = validate_frame("ref.securities", sec)
+    assert out.n_rejected == 0, out.rejected["reason"].tolist()
+    assert out.valid["issued_shares"].dtype == pd.Int64Dtype()  # no float round trip
+    assert out.valid["issued_shares"].tolist() == [pd.NA, 17_000_000_000]
+    assert out.valid_arrow.schema.field("issued_shares").type == pa.int64()
+
+    cons = constituents()
+    cons[["issued_shares", "faf", "cap_factor"]] = None
+    out = validate_frame("ref.index_constituents", cons)
+    assert out.n_rejected == 0, out.rejected["reason"].tolist()
+    cons.loc[1, "faf"] = 0.0  # a published factor is still checked
+    out = validate_frame("ref.index_constituents", cons)
+    assert out.rejected["row_number"].tolist() == [1]
+    assert "faf: factor must be in (0, 1] (0.0)" in reason_of(out, 1)
+
+    q = quotes()
+    q.loc[0, "prev_close"] = None  # listing day
+    assert validate_frame("raw.quotes", q).n_rejected == 0
+
+    nullable = {
+        "ref.securities": {"industry", "issued_shares"},
+        "ref.index_constituents": {"issued_shares", "faf", "cap_factor"},
+        "raw.quotes": {"prev_close"},
+    }
+    for table, names in nullable.items():
+        columns = MODELS[table].to_schema().columns
+        for name in names:
+            assert columns[name].nullable, (table, name)
+            assert "NULL" in (columns[name].description or ""), (table, name)
+
+
+def test_bars_in_session_by_local_time_and_day() -> None:
+    df = bars()
+    df["ts"] = df["ts"].dt.tz_localize("Asia/Hong_Kong").dt.tz_convert("UTC")  # same instants
+    assert validate_frame("raw.intraday_bars", df).n_rejected == 0
+    df = bars()
+    df.loc[1, "ts"] = pd.Timestamp("2025-11-22 09:31")  # right time, wrong day
+    df.loc[2, "ts"] = pd.Timestamp("2025-11-21 12:00")  # close session's half-day bar at midday
+    out = validate_frame("raw.intraday_bars", df)
+    assert out.rejected["row_number"].tolist() == [1, 2]
+    df = bars()
+    df["snapshot"] = "close"
+    df["ts"] = pd.to_datetime(["2025-11-21 16:00", "2025-11-21 12:00", "2025-11-21 13:00"])
+    assert validate_frame("raw.intraday_bars", df).n_rejected == 0
+
+
+def test_index_bars_must_have_no_volume_and_symbols_in_reason() -> None:
+    df = bars()
+    df.loc[2, "volume"] = 5
+    out = validate_frame("raw.intraday_bars", df)
+    assert out.rejected["row_number"].tolist() == [2]
+    assert (
+        "index bar with volume or turnover (must be 0) (symbol=HSI, volume=5, turnover=0.0)"
+        in reason_of(out, 2)
+    )
+
+
+def test_column_schema_feeds_dagster() -> None:
+    """What hk_pipeline.defs.ingest.column_schema reads: name, dtype text, description."""
+    columns = MODELS["raw.intraday_bars"].to_schema().columns
+    assert {n: str(c.dtype) for n, c in columns.items() if n in ("trade_date", "ts", "volume")} == {
+        "trade_date": "Date",
+        "ts": "Datetime(time_unit='us', time_zone='Asia/Hong_Kong')",
+        "volume": "Int64",
+    }

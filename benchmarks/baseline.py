@@ -1,0 +1,44 @@
+"""Measure the baseline (benchmarks/baseline_defs.py): one run per partition, Dagster defaults.
+
+Each partition is one `dagster asset materialize` run with the default multiprocess executor,
+launched one after another (a backfill of the same runs would contend for DuckDB's single
+writer, which DuckDBPandasIOManager opens read-write). The per-day cost measured on a short
+range is extrapolated linearly to a year, and the table says so.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import date
+from pathlib import Path
+
+from benchmarks.run import BIN, Measure, fresh_env, timed
+
+
+def measure(days: list[date], repeat: int = 1) -> Measure:
+    m = Measure(
+        f"baseline {len(days)} d",
+        days=len(days),
+        note="docs pattern: run per partition, multiprocess, DuckDBPandasIOManager",
+    )
+    for _ in range(repeat):
+        with tempfile.TemporaryDirectory(prefix="hkbase-") as tmp:
+            home = Path(tmp)
+            env = fresh_env(home)
+            env["DAGSTER_HOME"] = str(home)
+            env["BASELINE_DUCKDB"] = str(home / "baseline.duckdb")
+            (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+            total, peak = 0.0, 0.0
+            for d in days:
+                for snapshot in ("midday", "close"):
+                    cmd = [
+                        str(BIN / "dagster"), "asset", "materialize",
+                        "-m", "benchmarks.baseline_defs", "--select", "*",
+                        "--partition", f"{d.isoformat()}|{snapshot}",
+                    ]  # fmt: skip
+                    seconds, rss, _ = timed(cmd, env)
+                    total += seconds
+                    peak = max(peak, rss)
+            m.seconds.append(total)
+            m.rss_mb.append(peak)
+    return m

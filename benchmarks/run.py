@@ -1,0 +1,195 @@
+"""hk_pipeline benchmark: prints one table of workloads, medians, rows/s, peak RSS and ratios.
+
+    .venv/bin/python -m benchmarks.run            # the full benchmark (a trading year; ~1 hour)
+    .venv/bin/python -m benchmarks.run --quick    # a smoke run for CI (a few days, one repeat)
+
+Each workload runs in its own process, so its peak RSS is its own (os.wait4's ru_maxrss) and
+a cold start is really cold. The machine is noisy: every figure is the median of --repeat
+runs, and ratios are taken between workloads measured in the same invocation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+YEAR = (date(2024, 11, 1), date(2025, 10, 31))
+
+
+@dataclass
+class Measure:
+    name: str
+    seconds: list[float] = field(default_factory=list)
+    rss_mb: list[float] = field(default_factory=list)
+    rows: int = 0
+    days: int = 0
+    note: str = ""
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.seconds)
+
+
+def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float, str]:
+    """(seconds, peak RSS MiB, stdout) of one child process; raises on failure."""
+    wrapped = [str(BIN / "python"), "-m", "benchmarks.rss", *cmd]
+    t0 = time.perf_counter()
+    proc = subprocess.run(wrapped, env=env, capture_output=True, text=True, cwd=ROOT)
+    elapsed = time.perf_counter() - t0
+    if proc.returncode:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    rss = float(proc.stderr.rsplit("peak_rss_mib=", 1)[1].split()[0])
+    return elapsed, rss, proc.stdout
+
+
+def fresh_env(home: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env["HK_PIPELINE_HOME"] = str(home)
+    env["HK_PIPELINE_SOURCE"] = "sample"
+    env.pop("DAGSTER_HOME", None)
+    return env
+
+
+def run_workload(m: Measure, repeat: int, make_cmd, rows_from_output=None) -> Measure:
+    for _ in range(repeat):
+        with tempfile.TemporaryDirectory(prefix="hkbench-") as tmp:
+            home = Path(tmp)
+            cmd = make_cmd(home)
+            seconds, rss, out = timed(cmd, fresh_env(home))
+            m.seconds.append(seconds)
+            m.rss_mb.append(rss)
+            if rows_from_output:
+                m.rows = rows_from_output(out, home)
+    return m
+
+
+def floor(start: date, end: date, days: int, repeat: int) -> Measure:
+    m = Measure(f"floor {days} d", days=days, note="sample -> Arrow -> DuckDB, no Dagster")
+
+    def cmd(home: Path) -> list[str]:
+        return [
+            str(BIN / "python"),
+            "-m",
+            "benchmarks.floor",
+            "--start",
+            start.isoformat(),
+            "--end",
+            end.isoformat(),
+            "--db",
+            str(home / "f.duckdb"),
+        ]
+
+    return run_workload(m, repeat, cmd, lambda out, _h: int(out.split("rows=")[1].split()[0]))
+
+
+def pipeline(start: date, end: date, days: int, repeat: int) -> Measure:
+    m = Measure(f"pipeline {days} d", days=days, note="hk-pipeline backfill, all assets+checks")
+
+    def cmd(_home: Path) -> list[str]:
+        return [
+            str(BIN / "hk-pipeline"),
+            "backfill",
+            "--start",
+            start.isoformat(),
+            "--end",
+            end.isoformat(),
+        ]
+
+    return run_workload(m, repeat, cmd, lambda _o, home: raw_rows(home))
+
+
+def cold_snapshot(repeat: int) -> Measure:
+    m = Measure("one snapshot, cold CLI", days=0, note="hk-pipeline run 2025-11-21 midday")
+
+    def cmd(_home: Path) -> list[str]:
+        return [str(BIN / "hk-pipeline"), "run", "--date", "2025-11-21", "--snapshot", "midday"]
+
+    return run_workload(m, repeat, cmd, lambda _o, home: raw_rows(home))
+
+
+def raw_rows(home: Path) -> int:
+    import duckdb
+
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    try:
+        return sum(
+            con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0]
+            for t in ("raw.quotes", "raw.index_levels", "raw.intraday_bars")
+        )
+    finally:
+        con.close()
+
+
+def table(
+    measures: list[Measure], floor_by_days: dict[int, float], baseline_per_day: float | None
+) -> str:
+    lines = [
+        "| workload | median s | s/day | rows/s | peak RSS MiB | x floor | baseline / this |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for m in measures:
+        med = m.median
+        per_day = f"{med / m.days:.2f}" if m.days else ""
+        rps = f"{m.rows / med:,.0f}" if m.rows else ""
+        fl = floor_by_days.get(m.days)
+        x_floor = f"{med / fl:.2f}" if fl and not m.name.startswith("floor") else ""
+        vs_base = (
+            f"{baseline_per_day * m.days / med:.1f}"
+            if baseline_per_day and m.days and m.name.startswith("pipeline")
+            else ""
+        )
+        rss = f"{max(m.rss_mb):.0f}"
+        cells = [m.name, f"{med:.2f}", per_day, rps, rss, x_floor, vs_base]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="hk_pipeline benchmark")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 2 days, one repeat")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--baseline-days", type=int, default=10)
+    args = parser.parse_args()
+    from hk_pipeline import calendar
+
+    repeat = 1 if args.quick else args.repeat
+    all_days = calendar.trading_days(*YEAR)
+    sizes = [2] if args.quick else [5, 20, len(all_days)]
+    measures: list[Measure] = []
+    floors: dict[int, float] = {}
+    for n in sizes:
+        start, end = all_days[0], all_days[n - 1]
+        f = floor(start, end, n, repeat)
+        floors[n] = f.median
+        measures.append(f)
+        measures.append(pipeline(start, end, n, repeat))
+    measures.append(cold_snapshot(repeat))
+    baseline_per_day = None
+    if shutil.which(str(BIN / "dagster")):
+        from benchmarks import baseline
+
+        b_days = 2 if args.quick else args.baseline_days
+        bm = baseline.measure(all_days[:b_days], repeat=1)
+        measures.append(bm)
+        baseline_per_day = bm.median / bm.days
+    print(
+        f"hk_pipeline benchmark, {date.today()}, {platform.node()}, {os.cpu_count()} CPUs,"
+        f" Python {platform.python_version()}"
+    )
+    print(table(measures, floors, baseline_per_day))
+
+
+if __name__ == "__main__":
+    main()
