@@ -19,9 +19,10 @@ install: $(STAMP)
 run: install
 	$(BIN)/hk-pipeline run --date 2025-11-21 --snapshot midday
 
-## The whole test suite (2 workers) and the linter.
+## The whole test suite (2 workers; idle ones steal queued tests from the one running the
+## browser test, hk_pipeline_tests/ui) and the linter.
 test: install
-	$(BIN)/pytest -q -n 2 -p no:cacheprovider
+	$(BIN)/pytest -q -n 2 --dist worksteal -p no:cacheprovider
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
