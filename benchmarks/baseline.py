@@ -15,10 +15,12 @@ from pathlib import Path
 from benchmarks.run import BIN, Measure, fresh_env, timed
 
 
-def measure(days: list[date], repeat: int = 1) -> Measure:
+def measure(
+    days: list[date], repeat: int = 1, snapshots: tuple[str, ...] = ("midday", "close")
+) -> Measure:
     m = Measure(
-        f"baseline {len(days)} d",
-        days=len(days),
+        f"baseline {len(days)} d" + ("" if len(snapshots) == 2 else f" ({snapshots[0]} only)"),
+        days=len(days) * len(snapshots) / 2,
         note="docs pattern: run per partition, multiprocess, DuckDBPandasIOManager",
     )
     for _ in range(repeat):
@@ -30,7 +32,7 @@ def measure(days: list[date], repeat: int = 1) -> Measure:
             (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
             total, peak = 0.0, 0.0
             for d in days:
-                for snapshot in ("midday", "close"):
+                for snapshot in snapshots:
                     cmd = [
                         str(BIN / "dagster"), "asset", "materialize",
                         "-m", "benchmarks.baseline_defs", "--select", "*",

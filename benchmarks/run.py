@@ -34,7 +34,7 @@ class Measure:
     seconds: list[float] = field(default_factory=list)
     rss_mb: list[float] = field(default_factory=list)
     rows: int = 0
-    days: int = 0
+    days: float = 0
     note: str = ""
 
     @property
@@ -180,8 +180,10 @@ def main() -> None:
     if shutil.which(str(BIN / "dagster")):
         from benchmarks import baseline
 
-        b_days = 2 if args.quick else args.baseline_days
-        bm = baseline.measure(all_days[:b_days], repeat=1)
+        if args.quick:
+            bm = baseline.measure(all_days[:1], repeat=1, snapshots=("midday",))
+        else:
+            bm = baseline.measure(all_days[: args.baseline_days], repeat=1)
         measures.append(bm)
         baseline_per_day = bm.median / bm.days
     print(

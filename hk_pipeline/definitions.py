@@ -11,6 +11,7 @@ import dagster as dg
 
 from hk_pipeline.config import Settings
 from hk_pipeline.defs.jobs import snapshot_job
+from hk_pipeline.defs.landing import landing_sensor
 from hk_pipeline.defs.marts import MART_ASSETS
 from hk_pipeline.defs.publish import analyst_catalogue
 from hk_pipeline.defs.raw import RAW_ASSETS
@@ -38,7 +39,7 @@ def build_definitions(
         asset_checks=FRESHNESS_CHECKS,
         jobs=[snapshot_job],
         schedules=SCHEDULES,
-        sensors=SENSORS,
+        sensors=[*SENSORS, landing_sensor],
         resources={**default_resources(settings), **(resources or {})},
         executor=dg.in_process_executor,
     )

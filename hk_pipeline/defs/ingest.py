@@ -9,12 +9,26 @@ is reported as the asset's blocking ``schema`` check:
 - ERROR: the check fails with ERROR severity; only the quarantine partition is written, the
   table keeps its previous contents, no materialisation is recorded, and the step raises
   ``dagster.Failure`` with the verdict's message, so every downstream asset is skipped.
+
+A source that cannot deliver (``SourceError``: a missing or malformed landing file, an
+unreachable provider) fails the step with its own message, which names the file and line or
+the provider and host; nothing is written.
+
+Landing rows carry where they came from (``sources.landing.row_origins``): a quarantined
+row's reason starts with ``path:line``, and the files read (path, sha256, size) are recorded in
+the materialisation's metadata and in ``raw.landing_loads``, in the write's own transaction.
+
+Effective-dated tables from sources that only know the present (``knows_valid_to = False``:
+landing, live) are written with ``warehouse.writes.Supersede``: the previous version of a
+symbol and symbols absent from the snapshot are closed on the snapshot's valid_from.
 """
 
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
+from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import dagster as dg
@@ -28,9 +42,15 @@ if TYPE_CHECKING:
     import duckdb
 
     from hk_pipeline.sources.base import MarketSource
+    from hk_pipeline.sources.landing import RowOrigins
+    from hk_pipeline.warehouse.landing_loads import LoadedFile
+    from hk_pipeline.warehouse.writes import Supersede
 
 INDEX_CODES = ("HSI", "HSCEI", "HSTECH")
 SCHEMA_CHECK = "schema"
+# Materialisation metadata: the landing files (path, sha256, size) the load read; the landing
+# sensor compares it with the files in the folder to tell a loaded set from a new one.
+LANDING_FILES_METADATA = "landing_files"
 SAMPLE_ROWS = 10
 
 Fetch = Callable[["MarketSource", date, str], pd.DataFrame]
@@ -44,6 +64,8 @@ class TableSpec:
     fetch: Fetch
     description: str
     upsert_key: tuple[str, ...] | None = None  # None: replace the (date, snapshot) partition
+    # what has versions (ref tables); used only for sources that only know the present
+    entity_key: tuple[str, ...] | None = None
 
     @property
     def asset_key(self) -> dg.AssetKey:
@@ -123,6 +145,68 @@ def check_metadata(outcome: Any) -> dict[str, Any]:
     }
 
 
+def landing_files(
+    market: "MarketSource", origins: "RowOrigins | None"
+) -> "list[LoadedFile] | None":
+    """The landing files a frame came from (path relative to the landing folder), or None
+    when the frame is not from the landing zone."""
+    from hk_pipeline.warehouse.landing_loads import LoadedFile
+
+    root = getattr(market, "root", None)
+    if origins is None or root is None:
+        return None
+
+    def rel(path: Path) -> str:
+        try:
+            return Path(path).relative_to(root).as_posix()
+        except ValueError:
+            return str(path)
+
+    return [LoadedFile(rel(f.path), f.sha256, int(f.size)) for f in origins.files]
+
+
+def cite_origins(rejected: pd.DataFrame, origins: "RowOrigins | None") -> pd.DataFrame:
+    """Prefix each rejected row's reason with the ``path:line`` it came from."""
+    if origins is None or rejected.empty:
+        return rejected
+    out = rejected.copy()
+    out["reason"] = [
+        f"{origins.cite(int(row))}: {reason}"
+        for row, reason in zip(out["row_number"], out["reason"], strict=True)
+    ]
+    return out
+
+
+def supersede_for(
+    spec: TableSpec, market: "MarketSource", frame: pd.DataFrame, valid: Any
+) -> "Supersede | None":
+    """How the snapshot closes what it supersedes, for sources that only know the present.
+
+    None for sources that know each row's valid_to (the sample market) and tables without
+    versions. ``present_keys`` comes from the frame as received, rejected rows included, so
+    a quarantined row never reads as a delisting.
+    """
+    from hk_pipeline.warehouse.writes import Supersede
+
+    if spec.entity_key is None or getattr(market, "knows_valid_to", True):
+        return None
+    starts = valid["valid_from"].unique().to_list() if valid.height else []
+    if not starts:
+        return None
+    if len(starts) > 1:
+        raise dg.Failure(
+            description=(
+                f"{spec.table}: source {market.name} delivered versions starting on"
+                f" {sorted(starts)}; a source that knows only the present must deliver one"
+                " snapshot (one valid_from) per load"
+            ),
+            allow_retries=False,
+        )
+    keys = frame[list(spec.entity_key)].astype("string").itertuples(index=False, name=None)
+    present = frozenset(k for k in keys if all(isinstance(v, str) for v in k))
+    return Supersede(spec.entity_key, starts[0], present)
+
+
 def ingest(
     context: dg.AssetExecutionContext,
     spec: TableSpec,
@@ -131,17 +215,28 @@ def ingest(
     pipeline: PipelineSettingsResource,
 ) -> Iterator[dg.AssetCheckResult | dg.MaterializeResult]:
     """Fetch, validate, write and report one partition of ``spec.table``."""
+    from hk_pipeline.faults import fault_point
     from hk_pipeline.schemas.validate import SchemaMismatchError, assess, validate_frame
+    from hk_pipeline.sources.base import SourceError
+    from hk_pipeline.sources.landing import row_origins
     from hk_pipeline.warehouse import replace_partition, upsert_rows
+    from hk_pipeline.warehouse.landing_loads import replace_landing_loads
     from hk_pipeline.warehouse.quarantine import replace_quarantine
 
     trade_date, snapshot = parse_partition_key(context.partition_key)
     if not calendar.is_trading_day(trade_date):
         raise dg.Failure(f"{trade_date} is not an HKEX trading day; nothing to load")
     market = source.get()
-    frame = spec.fetch(market, trade_date, snapshot)
     run_id = context.run.run_id
     where = f"{spec.table} {trade_date}|{snapshot}"
+    try:
+        frame = spec.fetch(market, trade_date, snapshot)
+    except SourceError as exc:
+        # the source's own words name the file and line, or the provider and host
+        raise dg.Failure(description=f"{where} not loaded: {exc}", allow_retries=False) from exc
+    fault_point("ingest.fetched")
+    origins = row_origins(frame)
+    files = landing_files(market, origins)
     try:
         outcome = validate_frame(spec.table, frame)
     except SchemaMismatchError as exc:
@@ -154,6 +249,21 @@ def ingest(
             metadata={"rows": len(frame), "columns": dg.MetadataValue.json(list(frame.columns))},
         )
         raise dg.Failure(description=f"{where} refused: {exc}", allow_retries=False) from exc
+    fault_point("ingest.validated")
+    outcome.rejected = cite_origins(outcome.rejected, origins)
+    supersede = supersede_for(spec, market, frame, outcome.frame)
+    record = (
+        None
+        if files is None
+        else partial(
+            replace_landing_loads,
+            files=files,
+            trade_date=trade_date,
+            snapshot=snapshot,
+            kind=spec.table.split(".", 1)[1],
+            run_id=run_id,
+        )
+    )
 
     with warehouse.connection() as con:
         extra = None
@@ -197,6 +307,7 @@ def ingest(
                 metadata=metadata,
                 allow_retries=False,
             )
+        fault_point("ingest.before_write")
         if spec.upsert_key is None:
             written = replace_partition(
                 con,
@@ -207,6 +318,7 @@ def ingest(
                 run_id=run_id,
                 source=market.name,
                 rejected=outcome.rejected,
+                also=record,
             )
         else:
             written = upsert_rows(
@@ -219,19 +331,23 @@ def ingest(
                 run_id=run_id,
                 source=market.name,
                 rejected=outcome.rejected,
+                supersede=supersede,
+                also=record,
             )
     context.log.info(f"{where}: {written} row(s) written, {outcome.n_rejected} quarantined")
-    yield dg.MaterializeResult(
-        metadata={
-            "dagster/row_count": written,
-            "rows_written": written,
-            "rows_received": int(outcome.n_rows),
-            "rejected": int(outcome.n_rejected),
-            "source": market.name,
-            "check": verdict.message,
-        },
-        check_results=[check],
-    )
+    metadata = {
+        "dagster/row_count": written,
+        "rows_written": written,
+        "rows_received": int(outcome.n_rows),
+        "rejected": int(outcome.n_rejected),
+        "source": market.name,
+        "check": verdict.message,
+    }
+    if files is not None:
+        metadata[LANDING_FILES_METADATA] = dg.MetadataValue.json(
+            [{"path": f.path, "sha256": f.sha256, "size": f.size} for f in files]
+        )
+    yield dg.MaterializeResult(metadata=metadata, check_results=[check])
 
 
 def make_ingest_asset(spec: TableSpec, deps: list[dg.AssetKey]) -> dg.AssetsDefinition:

@@ -33,12 +33,13 @@ INDEX_LEVELS = dg.AssetKey(["raw", "index_levels"])
 MACRO = dg.AssetKey(["raw", "macro_series"])
 SECURITIES = dg.AssetKey(["ref", "securities"])
 CONSTITUENTS = dg.AssetKey(["ref", "index_constituents"])
+CONTRIBUTIONS = dg.AssetKey(["raw", "index_contributions"])
 
 INDEX_DEPS = [QUOTES, INDEX_LEVELS, CONSTITUENTS]
 MARKET_DEPS = [QUOTES, SECURITIES]
 MART_DEPS: dict[str, list[dg.AssetKey]] = {
     "index_moves": INDEX_DEPS,
-    "index_attribution": INDEX_DEPS,
+    "index_attribution": [*INDEX_DEPS, CONTRIBUTIONS],
     "market_breadth": MARKET_DEPS,
     "sector_performance": MARKET_DEPS,
     "top_turnover": MARKET_DEPS,

@@ -2,11 +2,52 @@
 
 from __future__ import annotations
 
+from datetime import date
+from typing import TYPE_CHECKING
+
 import dagster as dg
+import pandas as pd
 
 from hk_pipeline import calendar
 from hk_pipeline.defs.ingest import TableSpec, make_ingest_asset
 from hk_pipeline.defs.ref import REF_KEYS
+
+if TYPE_CHECKING:
+    from hk_pipeline.sources.base import MarketSource
+
+CONTRIBUTION_COLUMNS = [
+    "trade_date",
+    "snapshot",
+    "index_code",
+    "symbol",
+    "contribution_points",
+    "source",
+]
+
+
+def fetch_contributions(src: MarketSource, trade_date: date, snapshot: str) -> pd.DataFrame:
+    """The feed's point contributions (sources without weights), else an empty frame.
+
+    Only a source with an ``index_contributions(trade_date)`` method has them (the live Hang
+    Seng feed); for the others the partition is written empty, which is what they mean: the
+    attribution mart uses the formula there.
+    """
+    fetch = getattr(src, "index_contributions", None)
+    if fetch is None:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in CONTRIBUTION_COLUMNS})
+    feed = fetch(trade_date)
+    return pd.DataFrame(
+        {
+            "trade_date": trade_date,
+            "snapshot": snapshot,
+            "index_code": feed["index_code"].to_numpy(),
+            "symbol": feed["symbol"].to_numpy(),
+            "contribution_points": feed["contribution_points"].to_numpy(dtype="float64"),
+            "source": feed["source"].to_numpy(),
+        },
+        columns=CONTRIBUTION_COLUMNS,
+    )
+
 
 QUOTES = TableSpec(
     table="raw.quotes",
@@ -39,9 +80,26 @@ MACRO_SERIES = TableSpec(
     upsert_key=("series_id", "period", "released_on"),
 )
 
+INDEX_CONTRIBUTIONS = TableSpec(
+    table="raw.index_contributions",
+    fetch=fetch_contributions,
+    description=(
+        "Index points each constituent added to its index's move, as published by a feed that"
+        " has no weights (live Hang Seng feed); empty for sources with weights. Replaced per"
+        " partition."
+    ),
+)
+
 quotes = make_ingest_asset(QUOTES, deps=REF_KEYS)
 index_levels = make_ingest_asset(INDEX_LEVELS, deps=[])
 intraday_bars = make_ingest_asset(INTRADAY_BARS, deps=[])
 macro_series = make_ingest_asset(MACRO_SERIES, deps=[])
+index_contributions = make_ingest_asset(INDEX_CONTRIBUTIONS, deps=[])
 
-RAW_ASSETS: list[dg.AssetsDefinition] = [quotes, index_levels, intraday_bars, macro_series]
+RAW_ASSETS: list[dg.AssetsDefinition] = [
+    quotes,
+    index_levels,
+    intraday_bars,
+    macro_series,
+    index_contributions,
+]

@@ -2,6 +2,8 @@
 
 Upserted by key, not copied per partition: each partition's run re-asserts the rows in force
 on its date, so a backfill of an earlier day sees (and re-checks) what was in force then.
+For sources that only know the present (landing masters, live lists) the write also closes
+the versions the snapshot supersedes and the symbols it no longer holds (``entity_key``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ SECURITIES = TableSpec(
         " (valid_from/valid_to), upserted by (symbol, valid_from)."
     ),
     upsert_key=("symbol", "valid_from"),
+    entity_key=("symbol",),
 )
 INDEX_CONSTITUENTS = TableSpec(
     table="ref.index_constituents",
@@ -29,6 +32,7 @@ INDEX_CONSTITUENTS = TableSpec(
         " (index_code, symbol, valid_from)."
     ),
     upsert_key=("index_code", "symbol", "valid_from"),
+    entity_key=("index_code", "symbol"),
 )
 
 securities = make_ingest_asset(SECURITIES, deps=[])

@@ -64,6 +64,21 @@ def check_breadth_adds_up(breadth: pd.DataFrame) -> CheckResult:
     return True, f"breadth adds up for {len(breadth)} universes", meta
 
 
+def _unweighted(moves: pd.DataFrame) -> set[str]:
+    """Indices whose members lack weights (a feed without them): the formula does not apply."""
+    if "constituents_weighted" not in moves.columns or "constituents" not in moves.columns:
+        return set()
+    rows = moves[moves["constituents_weighted"] < moves["constituents"]]
+    return {str(c) for c in rows["index_code"]}
+
+
+def _feed_indices(attribution: pd.DataFrame) -> set[str]:
+    """Indices attributed with the feed's own contributions (method 'feed')."""
+    if "method" not in attribution.columns:
+        return set()
+    return {str(c) for c in attribution.loc[attribution["method"] == "feed", "index_code"]}
+
+
 def check_contributions_sum(
     attribution: pd.DataFrame,
     moves: pd.DataFrame,
@@ -72,7 +87,9 @@ def check_contributions_sum(
     """Per index, the constituents' contribution_points sum to computed_level - prev_close.
 
     Indices in index_moves with constituents must all have attribution rows; a NULL
-    computed level (no priced constituents) fails.
+    computed level (no priced constituents) fails. An index attributed with the feed's own
+    contributions (method 'feed': the source has no weights) has no computed level to add up
+    to; it is listed with its sum and the official change, and does not fail the check.
     """
     missing = _missing(attribution, ["index_code", "contribution_points"]) + _missing(
         moves, ["index_code", "computed_level", "prev_close", "constituents"]
@@ -83,8 +100,21 @@ def check_contributions_sum(
     if expected.empty:
         return False, "no index with constituents in index_moves", {"indices": 0}
     sums = attribution.groupby("index_code")["contribution_points"].sum(min_count=1)
-    rows = []
+    feed = _feed_indices(attribution)
+    rows, fed = [], []
     for code, row in expected.iterrows():
+        if code in feed:
+            total = sums.get(code, float("nan"))
+            official = row["level"] - row["prev_close"] if "level" in row else float("nan")
+            fed.append(
+                {
+                    "index_code": code,
+                    "method": "feed",
+                    "sum_contribution_points": None if pd.isna(total) else float(total),
+                    "official_change_points": None if pd.isna(official) else float(official),
+                }
+            )
+            continue
         change = row["computed_level"] - row["prev_close"]
         total = sums.get(code, float("nan"))
         diff = total - change
@@ -97,26 +127,41 @@ def check_contributions_sum(
             }
         )
     bad = [r for r in rows if r["difference"] is None or abs(r["difference"]) > tolerance_points]
-    meta = {"tolerance_points": tolerance_points, "indices": rows}
+    meta = {"tolerance_points": tolerance_points, "indices": rows, "feed_indices": fed}
+    note = (
+        f"; {', '.join(r['index_code'] for r in fed)}: the feed's own contributions (no"
+        " weights, nothing to reconcile)"
+        if fed
+        else ""
+    )
     if bad:
         names = ", ".join(r["index_code"] for r in bad)
-        return False, f"contributions do not add up to the index move for {names}", meta
-    return True, f"contributions add up within {tolerance_points} points", meta
+        return False, f"contributions do not add up to the index move for {names}{note}", meta
+    if not rows:
+        return True, f"no index attributed by the formula{note}", meta
+    return True, f"contributions add up within {tolerance_points} points{note}", meta
 
 
 def check_levels_reconcile(
     moves: pd.DataFrame, threshold_bp: float = LEVEL_TOLERANCE_BP
 ) -> CheckResult:
-    """|official level / computed level - 1| <= threshold_bp basis points for every index."""
+    """|official level / computed level - 1| <= threshold_bp basis points for every index.
+
+    An index whose members lack weights (``constituents_weighted < constituents``: a feed
+    without them) has no computed level; it is listed as not reconciled and does not fail.
+    """
     missing = _missing(moves, ["index_code", "level", "computed_level", "diff_bp"])
     if missing:
         return False, f"index_moves lacks column(s) {missing}", {"missing": missing}
     if moves.empty:
         return False, "index_moves has no rows", {"rows": 0}
+    unweighted = _unweighted(moves)
     diffs = moves["diff_bp"]
-    bad = moves[diffs.isna() | (diffs.abs() > threshold_bp)]
+    judged = ~moves["index_code"].astype(str).isin(unweighted)
+    bad = moves[judged & (diffs.isna() | (diffs.abs() > threshold_bp))]
     meta = {
         "threshold_bp": threshold_bp,
+        "not_reconciled_no_weights": sorted(unweighted),
         "diff_bp": {
             str(k): (None if pd.isna(v) else float(v))
             for k, v in zip(moves["index_code"], diffs, strict=True)
@@ -129,7 +174,14 @@ def check_levels_reconcile(
             f"computed and official levels differ by more than {threshold_bp} bp: {names}",
             meta,
         )
-    return True, f"computed levels within {threshold_bp} bp of the official ones", meta
+    note = (
+        f"; {', '.join(sorted(unweighted))} not reconciled (the source publishes no weights)"
+        if unweighted
+        else ""
+    )
+    if not judged.any():
+        return True, f"no index with weights to reconcile{note}", meta
+    return True, f"computed levels within {threshold_bp} bp of the official ones{note}", meta
 
 
 def check_top_turnover(top: pd.DataFrame) -> CheckResult:

@@ -21,6 +21,7 @@ import pandas as pd
 import pyarrow as pa
 
 from hk_pipeline import calendar
+from hk_pipeline.faults import fault_point
 from hk_pipeline.paths import MARTS_DIR
 
 MART_NAMES: tuple[str, ...] = (
@@ -281,12 +282,14 @@ def write_mart(
                 f"{bad} row(s) for {table} do not belong to partition {trade_date}|{snapshot}"
             )
     loaded_at = datetime.now(UTC)
+    fault_point("mart.before_write")
     with _transaction(con):
         ensure_mart_table(con, name, trade_date, snapshot)
         _check_columns(con, table, frame)
         con.execute(
             f"DELETE FROM {table} WHERE trade_date = ? AND snapshot = ?", [trade_date, snapshot]
         )
+        fault_point("mart.deleted")
         if len(frame):
             rows = frame.drop(columns=[c for c in LINEAGE_COLUMNS if c in frame.columns])
             with _registered(con, rows) as view:
@@ -297,6 +300,7 @@ def write_mart(
                     """,
                     [run_id, loaded_at],
                 )
+    fault_point("mart.committed")
     return len(frame)
 
 

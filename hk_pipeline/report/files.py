@@ -8,7 +8,8 @@ from pathlib import Path
 
 import duckdb
 
-from hk_pipeline.report.chart import render_chart
+from hk_pipeline.faults import fault_point
+from hk_pipeline.report.chart import NO_BARS_TEXT, index_paths, render_chart
 from hk_pipeline.report.markdown import render_review
 
 
@@ -24,7 +25,8 @@ def write_report(
     """Write the Markdown review and its chart; return (markdown path, PNG path).
 
     Each file is written to a temporary name and renamed, so a reader never sees half a file.
-    The Markdown links the chart by its file name.
+    The Markdown links the chart by its file name, and says when there were no intraday bars
+    to draw.
     """
     reports_dir = Path(reports_dir)
     reports_dir.mkdir(parents=True, exist_ok=True)
@@ -32,11 +34,16 @@ def write_report(
 
     tmp_png = png_path.with_name(f".{png_path.name}.tmp")
     render_chart(con, trade_date, snapshot, tmp_png)
+    fault_point("report.chart_before_rename")
     os.replace(tmp_png, png_path)
 
     text = render_review(con, trade_date, snapshot)
+    if index_paths(con, trade_date, snapshot).empty:
+        # a source without bars (a landing set without its optional bars file): say so
+        text += f"\n_Chart: {NO_BARS_TEXT}; it shows breadth only._\n"
     text += f"\n![{trade_date.isoformat()} {snapshot} chart]({png_path.name})\n"
     tmp_md = md_path.with_name(f".{md_path.name}.tmp")
     tmp_md.write_text(text, encoding="utf-8")
+    fault_point("report.markdown_before_rename")
     os.replace(tmp_md, md_path)
     return md_path, png_path

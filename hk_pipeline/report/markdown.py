@@ -256,6 +256,8 @@ def _attribution_sentence(attribution: pd.DataFrame, moves: pd.DataFrame, index:
         parts.append(f"the biggest lifts came from {lift}" if parts else f"Lifting it: {lift}")
     text = "; ".join(parts) + "."
     text = text[0].upper() + text[1:]
+    if "method" in rows.columns and (rows["method"] == "feed").any():
+        text += " Points as published by the index feed, which gives no weights."
     move = moves[moves["index_code"] == index]
     if len(move) and not missing(move.iloc[0]["computed_level"]):
         m = move.iloc[0]

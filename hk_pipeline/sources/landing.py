@@ -89,6 +89,9 @@ class RowOrigins:
     paths: tuple[Path, ...]
     file: np.ndarray  # index into paths, one per row
     line: np.ndarray  # 1-based line (CSV, header = 1) or data row (Parquet), one per row
+    # the files read, with the checksum of the very bytes parsed (for the load's record);
+    # every file read is listed, also one that gave no row
+    files: tuple[LandingFile, ...] = ()
 
     def __len__(self) -> int:
         return len(self.line)
@@ -103,7 +106,7 @@ class RowOrigins:
         return f"{path}:{line}"
 
     def take(self, rows: np.ndarray) -> RowOrigins:
-        return RowOrigins(self.paths, self.file[rows], self.line[rows])
+        return RowOrigins(self.paths, self.file[rows], self.line[rows], self.files)
 
     def frame(self) -> pd.DataFrame:
         """One row per frame row: ``path`` (str) and ``line`` (int64)."""
@@ -122,6 +125,7 @@ def _with_origin(frame: pd.DataFrame, reads: list[ReadFile]) -> pd.DataFrame:
         paths=tuple(r.file.path for r in reads),
         file=np.repeat(np.arange(len(reads), dtype="int32"), [len(r.lines) for r in reads]),
         line=np.concatenate([r.lines for r in reads]) if reads else np.empty(0, "int64"),
+        files=tuple(r.file for r in reads),
     )
     return frame
 
@@ -135,6 +139,9 @@ class LandingSource:
     """
 
     name = SOURCE
+    # A master file is the whole truth on its date but says nothing of later days: the ref
+    # assets close superseded versions and absent symbols themselves (warehouse.writes).
+    knows_valid_to = False
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)

@@ -65,6 +65,8 @@ class LiveSource:
     """MarketSource over the live providers (see the module docstring for what each serves)."""
 
     name = NAME
+    # The lists are today's only: the ref assets close superseded versions themselves.
+    knows_valid_to = False
 
     def __init__(
         self,

@@ -38,6 +38,7 @@ from pathlib import Path
 
 import duckdb
 
+from hk_pipeline.faults import fault_point
 from hk_pipeline.paths import VIEWS_DIR
 from hk_pipeline.warehouse.catalog import list_tables, split_name
 from hk_pipeline.warehouse.catalogue_doc import (
@@ -439,6 +440,7 @@ def _swap_pointer(published: Path, catalogue: Path) -> Path:
     with open(tmp, "rb") as fh:
         os.fsync(fh.fileno())
     os.chmod(tmp, READ_ONLY_MODE)
+    fault_point("publish.pointer_copied")
     os.replace(tmp, pointer)
     return pointer
 
@@ -515,19 +517,24 @@ def publish(
             }
             # Views are bound when created, so the files must be at their final paths first;
             # the directory counts as a version only once its manifest is written.
+            fault_point("publish.exported")
             os.rename(staging, final_dir)
             staging = final_dir
+            fault_point("publish.version_renamed")
             _build_catalogue(con, final_dir / CATALOGUE_NAME, final_dir, written, meta, result)
             os.chmod(final_dir / CATALOGUE_NAME, READ_ONLY_MODE)
             (final_dir / MANIFEST_NAME).write_text(
                 json.dumps(manifest, indent=1, sort_keys=True), encoding="utf-8"
             )
             t2 = time.perf_counter()
+            fault_point("publish.catalogue_written")
             _swap_pointer(published, final_dir / CATALOGUE_NAME)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
+        fault_point("publish.swapped")
         result.removed_versions = collect_garbage(published, policy)
+        fault_point("publish.collected")
         t3 = time.perf_counter()
     result.seconds = {
         "files": round(t1 - t0, 4),

@@ -16,6 +16,7 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
+from hk_pipeline.faults import fault_point
 from hk_pipeline.warehouse.writes import REJECTED_COLUMNS, quarantine_table_for
 
 
@@ -57,6 +58,7 @@ def replace_quarantine(
         con.execute(
             f"DELETE FROM {qtable} WHERE trade_date = ? AND snapshot = ?", [trade_date, snapshot]
         )
+        fault_point("quarantine.deleted")
         if len(frame):
             con.register(view, pa.Table.from_pandas(frame, preserve_index=False))
             try:

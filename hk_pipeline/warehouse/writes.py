@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 import duckdb
@@ -20,12 +21,16 @@ import pandas as pd
 import pyarrow as pa
 
 from hk_pipeline.calendar import SNAPSHOTS
+from hk_pipeline.faults import fault_point
 from hk_pipeline.warehouse.catalog import split_name, table_columns
 
 WRITABLE_SCHEMAS = ("ref", "raw")
 REJECTED_COLUMNS = ("row_number", "record", "reason")
 LINEAGE_COLUMNS = ("source", "run_id", "loaded_at")
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+InTransaction = Callable[[duckdb.DuckDBPyConnection], None]
+"""Extra statements a write runs inside its own transaction (e.g. the landing load record)."""
 
 
 def quarantine_table_for(table: str) -> str:
@@ -115,6 +120,7 @@ def _write_quarantine(
     con.execute(
         f"DELETE FROM {qtable} WHERE trade_date = ? AND snapshot = ?", [trade_date, snapshot]
     )
+    fault_point("write.quarantine.deleted")
     if rejected is None or rejected.empty:
         return
     missing = [c for c in REJECTED_COLUMNS if c not in rejected.columns]
@@ -148,6 +154,7 @@ def replace_partition(
     run_id: str,
     source: str,
     rejected: pd.DataFrame | None = None,
+    also: InTransaction | None = None,
 ) -> int:
     """Replace partition (trade_date, snapshot) of ``table`` and of its quarantine table.
 
@@ -155,6 +162,7 @@ def replace_partition(
     (adding trade_date, snapshot, run_id and loaded_at; ``source`` is filled where the frame
     has none), insert ``rejected`` (row_number, record, reason) into ``quarantine.<table>``.
     Rows whose own trade_date/snapshot differ from the partition raise ValueError.
+    ``also(con)``, if given, runs last inside the same transaction.
     Returns the number of rows inserted into ``table``.
     """
     _check_partition(trade_date, snapshot, run_id, source)
@@ -177,9 +185,11 @@ def replace_partition(
     params.append(source)
 
     with _transaction(con):
+        fault_point("write.partition.begun")
         con.execute(
             f"DELETE FROM {table} WHERE trade_date = ? AND snapshot = ?", [trade_date, snapshot]
         )
+        fault_point("write.partition.deleted")
         if len(rows):
             with _registered(con, rows, "rows") as view:
                 _check_rows_in_partition(con, view, rows, table, trade_date, snapshot)
@@ -195,6 +205,10 @@ def replace_partition(
             source=source,
             now=now,
         )
+        if also is not None:
+            also(con)
+        fault_point("write.partition.before_commit")
+    fault_point("write.partition.committed")
     return len(rows)
 
 
@@ -237,6 +251,8 @@ def upsert_rows(
     run_id: str,
     source: str,
     rejected: pd.DataFrame | None = None,
+    supersede: Supersede | None = None,
+    also: InTransaction | None = None,
 ) -> int:
     """Upsert ``rows`` into an effective-dated table (ref.*, raw.macro_series) by ``key``.
 
@@ -244,7 +260,11 @@ def upsert_rows(
     incoming rows inserted by name (with run_id, loaded_at and, where missing, source); the
     quarantine partition (trade_date, snapshot) of the run is replaced by ``rejected``.
     Rows are staged in a temp table first so keys compare in the table's own types.
-    Returns the number of rows inserted.
+
+    ``supersede`` (sources that only know the present, see :class:`Supersede`): an incoming
+    row without valid_to keeps the valid_to its stored twin already had (a backfill does not
+    reopen what a later snapshot closed), then :func:`close_superseded` runs. ``also(con)``
+    runs last inside the same transaction. Returns the number of rows inserted.
     """
     _check_partition(trade_date, snapshot, run_id, source)
     columns = _check_target(con, table)
@@ -269,9 +289,25 @@ def upsert_rows(
             with _registered(con, rows, "rows") as view:
                 select = _select_rows(view, list(rows.columns), override=override)
                 con.execute(f"INSERT INTO {stage} BY NAME {select}", params)
+            fault_point("write.upsert.staged")
+            if supersede is not None:
+                con.execute(
+                    f"""
+                    UPDATE {stage} AS s SET valid_to = t.valid_to FROM {table} AS t
+                    WHERE {on} AND s.valid_to IS NULL AND t.valid_to IS NOT NULL
+                    """
+                )
             con.execute(f"DELETE FROM {table} AS t USING {stage} AS s WHERE {on}")
             con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {stage}")
         con.execute(f"DROP TABLE {stage}")
+        if supersede is not None:
+            close_superseded(
+                con,
+                table,
+                list(supersede.entity_key),
+                supersede.valid_from,
+                supersede.present_keys,
+            )
         _write_quarantine(
             con,
             table,
@@ -282,4 +318,96 @@ def upsert_rows(
             source=source,
             now=now,
         )
+        if also is not None:
+            also(con)
+        fault_point("write.upsert.before_commit")
+    fault_point("write.upsert.committed")
     return len(rows)
+
+
+@dataclass(frozen=True)
+class Supersede:
+    """How a snapshot of an effective-dated table replaces what was in force before it.
+
+    For sources that only know the present (a landing master file, a live list): every row
+    of the snapshot has ``valid_from``; ``entity_key`` names the thing that has versions
+    (``symbol``; ``index_code, symbol``); ``present_keys`` lists every entity the snapshot
+    holds, rejected rows included (a row refused by validation must not read as a
+    delisting), or is None when the snapshot is not complete (only superseded versions are
+    closed then, never absent entities).
+    """
+
+    entity_key: tuple[str, ...]
+    valid_from: date
+    present_keys: frozenset[tuple[object, ...]] | None = None
+
+
+def close_superseded(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    entity_key: list[str],
+    valid_from: date,
+    present_keys: Iterable[tuple[object, ...]] | None = None,
+) -> int:
+    """Close what a snapshot taking effect on ``valid_from`` (D) supersedes. No transaction of
+    its own: call it inside the write's (``upsert_rows(..., supersede=...)`` does).
+
+    1. A version of an entity with a row from D (the new version) that began before D and is
+       in force on D ends on D.
+    2. With ``present_keys`` (a full snapshot): a version in force on D of an entity absent
+       from it ends on D.
+    3. The rows from D end where the entity's next later version begins, if they ran past it
+       (a backfill of an earlier day never overlaps what a later snapshot loaded).
+
+    Returns the number of rows whose valid_to changed. Sources that know each row's true
+    valid_to (the sample market) never call this.
+    """
+    columns = _check_target(con, table)
+    missing = [k for k in [*entity_key, "valid_from", "valid_to"] if k not in columns]
+    if not entity_key or missing:
+        what = missing or "entity key"
+        raise ValueError(f"close_superseded on {table}: column(s) {what} missing")
+    ent = ", ".join(_q(k) for k in entity_key)
+    match = " AND ".join(f"t.{_q(k)} = n.{_q(k)}" for k in entity_key)
+    in_force = "t.valid_from < ? AND (t.valid_to IS NULL OR t.valid_to > ?)"
+    changed = 0
+
+    def run(sql: str, params: list[object]) -> None:
+        nonlocal changed
+        changed += int(con.execute(sql, params).fetchone()[0])
+
+    run(
+        f"""
+        UPDATE {table} AS t SET valid_to = ?
+        FROM (SELECT DISTINCT {ent} FROM {table} WHERE valid_from = ?) AS n
+        WHERE {match} AND {in_force}
+        """,
+        [valid_from, valid_from, valid_from, valid_from],
+    )
+    if present_keys is not None:
+        keys = pd.DataFrame(list(present_keys), columns=entity_key, dtype=object)
+        with _registered(con, keys, "present") as view:
+            run(
+                f"""
+                UPDATE {table} AS t SET valid_to = ?
+                WHERE {in_force}
+                  AND NOT EXISTS (
+                      SELECT 1 FROM {view} AS n
+                      WHERE {" AND ".join(f"t.{_q(k)} = n.{_q(k)}::VARCHAR" for k in entity_key)}
+                  )
+                """,
+                [valid_from, valid_from, valid_from],
+            )
+    run(
+        f"""
+        UPDATE {table} AS t SET valid_to = n.next_from
+        FROM (
+            SELECT {ent}, min(valid_from) AS next_from FROM {table}
+            WHERE valid_from > ? GROUP BY ALL
+        ) AS n
+        WHERE {match} AND t.valid_from = ?
+          AND (t.valid_to IS NULL OR t.valid_to > n.next_from)
+        """,
+        [valid_from, valid_from],
+    )
+    return changed

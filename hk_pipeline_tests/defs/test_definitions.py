@@ -18,6 +18,7 @@ EXPECTED_ASSETS = [
     "mart/sector_performance",
     "mart/top_movers",
     "mart/top_turnover",
+    "raw/index_contributions",
     "raw/index_levels",
     "raw/intraday_bars",
     "raw/macro_series",
@@ -54,6 +55,7 @@ def test_lineage() -> None:
     assert deps("mart/index_attribution") == {
         "raw/quotes",
         "raw/index_levels",
+        "raw/index_contributions",
         "ref/index_constituents",
     }
     assert deps("mart/top_turnover") == {"raw/quotes", "ref/securities"}
@@ -88,7 +90,7 @@ def test_job_schedules_sensor_in_process() -> None:
     assert job.executor_def.name == "in_process"
     assert job.partitions_def is not None
     assert {s.name for s in defs.schedules} == {"midday_schedule", "close_schedule"}
-    assert {s.name for s in defs.sensors} == {"snapshot_freshness_sensor"}
+    assert {s.name for s in defs.sensors} == {"snapshot_freshness_sensor", "landing_sensor"}
 
 
 def test_dagster_definitions_validate(tmp_path: Path) -> None:

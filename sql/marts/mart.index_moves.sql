@@ -14,10 +14,15 @@
 --   open, high, low        the session's open and extremes so far, points
 --   computed_level         prev_close * sum(P_t * IS * FAF * CF) / sum(P_t-1 * IS * FAF * CF)
 --                          over the constituents in force on trade_date; P_t = quotes.last
---                          (prev_close when untraded), P_t-1 = quotes.prev_close
+--                          (prev_close when untraded), P_t-1 = quotes.prev_close; NULL when a
+--                          member lacks issued shares, FAF or cap factor (a feed without
+--                          weights): not an error, the formula cannot be applied
 --   computed_change_points computed_level - prev_close (what index_attribution adds up to)
---   diff_bp                (level / computed_level - 1) * 1e4, basis points
+--   diff_bp                (level / computed_level - 1) * 1e4, basis points; NULL with
+--                          computed_level
 --   constituents           members in force on trade_date (ref.index_constituents)
+--   constituents_weighted  members with issued shares, FAF and cap factor (all of them, or the
+--                          formula is not applied)
 --   constituents_priced    members with a previous close in raw.quotes (the formula's terms)
 --   constituents_untraded  priced members without a trade this session (held at prev_close)
 WITH cons AS (
@@ -35,6 +40,7 @@ formula AS (
     SELECT
         c.index_code,
         count(*) AS constituents,
+        count(c.factor) AS constituents_weighted,
         count(q.prev_close) AS constituents_priced,
         count(q.prev_close) FILTER (WHERE q.last IS NULL) AS constituents_untraded,
         sum(coalesce(q.last, q.prev_close) * c.factor) FILTER (WHERE q.prev_close IS NOT NULL)
@@ -52,8 +58,11 @@ levels AS (
 joined AS (
     SELECT
         l.*,
-        l.prev_close * f.cap_now / nullif(f.cap_prev, 0) AS computed_level,
+        CASE WHEN f.constituents_weighted = f.constituents
+            THEN l.prev_close * f.cap_now / nullif(f.cap_prev, 0)
+        END AS computed_level,
         coalesce(f.constituents, 0) AS constituents,
+        coalesce(f.constituents_weighted, 0) AS constituents_weighted,
         coalesce(f.constituents_priced, 0) AS constituents_priced,
         coalesce(f.constituents_untraded, 0) AS constituents_untraded
     FROM levels AS l
@@ -74,6 +83,7 @@ SELECT
     computed_level - prev_close AS computed_change_points,
     (last / nullif(computed_level, 0) - 1) * 1e4 AS diff_bp,
     constituents,
+    constituents_weighted,
     constituents_priced,
     constituents_untraded
 FROM joined
