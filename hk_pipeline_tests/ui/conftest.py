@@ -44,7 +44,7 @@ CHROMIUM_FLAGS = (
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
-    "--window-size=1600,2000",  # tall enough for the whole expanded asset graph
+    "--window-size=1600,2400",  # tall enough for the whole expanded asset graph
 )
 SERVER_START_TIMEOUT_S = 120.0
 SHUTDOWN_GRACE_S = 5.0
