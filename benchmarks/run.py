@@ -161,12 +161,15 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smoke run: 2 days, one repeat")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--baseline-days", type=int, default=10)
+    parser.add_argument(
+        "--days", type=int, nargs="+", help="range sizes to run (default 5 20 and the year)"
+    )
     args = parser.parse_args()
     from hk_pipeline import calendar
 
     repeat = 1 if args.quick else args.repeat
     all_days = calendar.trading_days(*YEAR)
-    sizes = [2] if args.quick else [5, 20, len(all_days)]
+    sizes = [2] if args.quick else (args.days or [5, 20, len(all_days)])
     measures: list[Measure] = []
     floors: dict[int, float] = {}
     for n in sizes:

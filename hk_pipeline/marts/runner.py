@@ -10,19 +10,16 @@ so no second DDL has to be kept in step with it.
 from __future__ import annotations
 
 import re
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from functools import lru_cache
 
 import duckdb
 import pandas as pd
-import pyarrow as pa
 
 from hk_pipeline import calendar
 from hk_pipeline.faults import fault_point
 from hk_pipeline.paths import MARTS_DIR
+from hk_pipeline.warehouse.tx import registered, transaction
 
 MART_NAMES: tuple[str, ...] = (
     "index_moves",
@@ -125,28 +122,6 @@ def compute_mart(
     """
     params = _parameters(name, trade_date, snapshot, as_of)
     return con.execute(mart_sql(name), params).fetchdf()
-
-
-@contextmanager
-def _transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    con.execute("BEGIN TRANSACTION")
-    try:
-        yield
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    con.execute("COMMIT")
-
-
-@contextmanager
-def _registered(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> Iterator[str]:
-    """Register ``frame`` under a unique name (never a replacement scan of a variable)."""
-    view = f"_hk_mart_{uuid.uuid4().hex}"
-    con.register(view, pa.Table.from_pandas(frame, preserve_index=False))
-    try:
-        yield view
-    finally:
-        con.unregister(view)
 
 
 def ensure_mart_table(
@@ -283,7 +258,7 @@ def write_mart(
             )
     loaded_at = datetime.now(UTC)
     fault_point("mart.before_write")
-    with _transaction(con):
+    with transaction(con):
         ensure_mart_table(con, name, trade_date, snapshot)
         _check_columns(con, table, frame)
         con.execute(
@@ -292,7 +267,7 @@ def write_mart(
         fault_point("mart.deleted")
         if len(frame):
             rows = frame.drop(columns=[c for c in LINEAGE_COLUMNS if c in frame.columns])
-            with _registered(con, rows) as view:
+            with registered(con, rows, "mart") as view:
                 con.execute(
                     f"""
                     INSERT INTO {table} BY NAME

@@ -46,6 +46,7 @@ from hk_pipeline.warehouse.catalogue_doc import (
     header_description,
     header_lines,
 )
+from hk_pipeline.warehouse.tx import transaction as _transaction
 
 CATALOGUE_NAME = "analyst.duckdb"
 MANIFEST_NAME = "manifest.json"
@@ -344,17 +345,6 @@ def _build_catalogue(
         con.execute(f"DETACH {alias}")
 
 
-@contextmanager
-def _transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    con.execute("BEGIN TRANSACTION")
-    try:
-        yield
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    con.execute("COMMIT")
-
-
 META_COLUMNS = {
     "version": ("INTEGER", "Number of this published version (v000042 is 42)."),
     "published_at": ("TIMESTAMPTZ", "When this version was published (end of the run)."),
@@ -466,6 +456,8 @@ def collect_garbage(published: Path, policy: PublishPolicy, now: float | None = 
     for path in published.iterdir():
         if _version_number(path) is not None and path not in complete:
             shutil.rmtree(path, ignore_errors=True)  # a crashed publish's leftovers
+    for tmp in published.glob(f".{CATALOGUE_NAME}.*.tmp"):  # a pointer copy a crash left
+        tmp.unlink(missing_ok=True)
     return removed
 
 

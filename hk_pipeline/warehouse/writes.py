@@ -11,18 +11,18 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 import duckdb
 import pandas as pd
-import pyarrow as pa
 
 from hk_pipeline.calendar import SNAPSHOTS
 from hk_pipeline.faults import fault_point
 from hk_pipeline.warehouse.catalog import split_name, table_columns
+from hk_pipeline.warehouse.tx import registered as _registered
+from hk_pipeline.warehouse.tx import transaction as _transaction
 
 WRITABLE_SCHEMAS = ("ref", "raw")
 REJECTED_COLUMNS = ("row_number", "record", "reason")
@@ -64,29 +64,6 @@ def _check_partition(trade_date: date, snapshot: str, run_id: str, source: str) 
         raise ValueError(f"snapshot {snapshot!r} is not one of {', '.join(SNAPSHOTS)}")
     if not run_id or not source:
         raise ValueError(f"run_id and source must be non-empty (got {run_id!r}, {source!r})")
-
-
-@contextmanager
-def _transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    """BEGIN ... COMMIT; ROLLBACK on any exception, then re-raise it."""
-    con.execute("BEGIN TRANSACTION")
-    try:
-        yield
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    con.execute("COMMIT")
-
-
-@contextmanager
-def _registered(con: duckdb.DuckDBPyConnection, df: pd.DataFrame, prefix: str) -> Iterator[str]:
-    """Register ``df`` as an Arrow view under a unique name; unregister afterwards."""
-    name = f"_hk_{prefix}_{uuid.uuid4().hex}"
-    con.register(name, pa.Table.from_pandas(df, preserve_index=False))
-    try:
-        yield name
-    finally:
-        con.unregister(name)
 
 
 def _to_json(value: object) -> object:
