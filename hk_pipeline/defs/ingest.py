@@ -312,7 +312,7 @@ def ingest(
             written = replace_partition(
                 con,
                 spec.table,
-                outcome.valid,
+                outcome.valid_arrow,  # straight from the validated frame, no pandas round trip
                 trade_date=trade_date,
                 snapshot=snapshot,
                 run_id=run_id,

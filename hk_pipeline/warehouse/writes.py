@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 from hk_pipeline.calendar import SNAPSHOTS
 from hk_pipeline.faults import fault_point
@@ -124,7 +125,7 @@ def _write_quarantine(
 def replace_partition(
     con: duckdb.DuckDBPyConnection,
     table: str,
-    rows: pd.DataFrame,
+    rows: pd.DataFrame | pa.Table,
     *,
     trade_date: date,
     snapshot: str,
@@ -155,7 +156,8 @@ def replace_partition(
         "loaded_at": "?::TIMESTAMPTZ",
     }
     params: list[object] = [trade_date, snapshot, run_id, now]
-    if "source" in rows.columns:
+    names = _column_names(rows)
+    if "source" in names:
         override["source"] = "coalesce(source, ?)"
     else:
         override["source"] = "?"
@@ -169,8 +171,8 @@ def replace_partition(
         fault_point("write.partition.deleted")
         if len(rows):
             with _registered(con, rows, "rows") as view:
-                _check_rows_in_partition(con, view, rows, table, trade_date, snapshot)
-                select = _select_rows(view, list(rows.columns), override=override)
+                _check_rows_in_partition(con, view, names, table, trade_date, snapshot)
+                select = _select_rows(view, names, override=override)
                 con.execute(f"INSERT INTO {table} BY NAME {select}", params)
         _write_quarantine(
             con,
@@ -189,20 +191,24 @@ def replace_partition(
     return len(rows)
 
 
+def _column_names(rows: pd.DataFrame | pa.Table) -> list[str]:
+    return list(rows.column_names) if isinstance(rows, pa.Table) else list(rows.columns)
+
+
 def _check_rows_in_partition(
     con: duckdb.DuckDBPyConnection,
     view: str,
-    rows: pd.DataFrame,
+    names: list[str],
     table: str,
     trade_date: date,
     snapshot: str,
 ) -> None:
     """Refuse rows that belong to another partition (they would survive its next replace)."""
     conditions, params = [], []
-    if "trade_date" in rows.columns:
+    if "trade_date" in names:
         conditions.append("trade_date::DATE IS DISTINCT FROM ?::DATE")
         params.append(trade_date)
-    if "snapshot" in rows.columns:
+    if "snapshot" in names:
         conditions.append("snapshot IS DISTINCT FROM ?")
         params.append(snapshot)
     if not conditions:
