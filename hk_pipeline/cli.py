@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hk_pipeline import calendar
+from hk_pipeline.cli_guard import GuardError, guarded, root_message
 from hk_pipeline.config import SOURCES, ConfigError, Settings, load_settings
 from hk_pipeline.paths import PACKAGE_DIR, PROJECT_DIR
 
@@ -88,7 +89,7 @@ def _failure_message(result: dg.ExecuteInProcessResult) -> str:
             if user is not None and user.description:
                 message = user.description
             elif data.error is not None:
-                message = data.error.message.strip().splitlines()[0]
+                message = root_message(data.error)
             else:
                 message = "failed"
             return f"step {event.step_key}: {message}"
@@ -391,7 +392,11 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = prepare_environment(args.source)
-        return args.func(args, settings)
+        with guarded(args.command, settings):
+            return args.func(args, settings)
+    except GuardError as exc:  # the writer lock timed out, or the disk is full
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     except CliError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.code

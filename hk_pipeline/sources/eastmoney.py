@@ -101,7 +101,7 @@ def _page_rows(payload: Any, what: str, page: int) -> tuple[int, list[dict[str, 
         rc = payload.get("rc") if isinstance(payload, dict) else None
         raise SourceError(f"{PROVIDER}: {HOST} answered rc={rc!r} for {what} page {page}")
     data = payload.get("data")
-    if not data or not data.get("diff"):
+    if not isinstance(data, dict) or not data.get("diff"):
         raise SourceError(
             f"{PROVIDER}: {HOST} returned an empty page {page} of {what} (data"
             f" {'null' if data is None else 'without rows'}): on a trading day that is an"
@@ -109,7 +109,12 @@ def _page_rows(payload: Any, what: str, page: int) -> tuple[int, list[dict[str, 
         )
     diff = data["diff"]
     rows = list(diff.values()) if isinstance(diff, dict) else list(diff)  # np=0 gives a dict
-    return int(data.get("total") or 0), rows
+    total = data.get("total") or 0
+    if not isinstance(total, int | float) or not math.isfinite(total) or total < 0:
+        raise SourceError(f"{PROVIDER}: {HOST} page {page} of {what} says total={total!r}")
+    if not isinstance(diff, dict | list) or not all(isinstance(r, dict) for r in rows):
+        raise SourceError(f"{PROVIDER}: {HOST} page {page} of {what} has rows that are not objects")
+    return int(total), rows
 
 
 def fetch_list(client: HttpClient, fs: str, what: str) -> list[dict[str, Any]]:
@@ -170,12 +175,24 @@ def check_fresh(rows: Iterable[dict[str, Any]], trade_date: date, snapshot: str)
     return newest
 
 
+def _is_code(value: Any) -> bool:
+    try:
+        share_code(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
 def to_quotes(
     rows: list[dict[str, Any]], trade_date: date, snapshot: str, source: str = SOURCE
 ) -> pd.DataFrame:
     """The canonical raw.quotes frame of the share rows."""
     out = []
     for r in rows:
+        if not _is_code(r.get("f12")):
+            raise SourceError(
+                f"{PROVIDER}: {HOST} row with code {r.get('f12')!r}: not a share code"
+            )
         volume = number(r.get("f5")) or 0.0
         traded = volume > 0
         out.append(

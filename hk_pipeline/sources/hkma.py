@@ -83,6 +83,10 @@ def to_rows(records: list[dict[str, Any]], fetched_on: date) -> pd.DataFrame:
         seen.add(period)
         if value in (None, "", PLACEHOLDER):
             continue  # not published yet: no release to record
+        try:
+            float(value)
+        except (TypeError, ValueError):
+            raise SourceError(f"{PROVIDER}: {period} reserves {value!r} is not a number") from None
         rows.append(
             {
                 "series_id": SERIES_ID,

@@ -33,6 +33,7 @@ from tenacity import (
 )
 
 from hk_pipeline.sources.base import SourceError
+from hk_pipeline.sources.redact import redact_url
 
 USER_AGENT = "hk_pipeline/0.1 (Hong Kong market warehouse; batch client, polite rate)"
 DEFAULT_TIMEOUT = httpx.Timeout(20.0, connect=5.0)
@@ -219,8 +220,9 @@ class HttpClient:
             raise _Retryable("server error", status)
         if status >= 400:
             raise ProviderError(
-                f"{self.provider}: {host} answered HTTP {status} for {response.url}; not"
-                " retried (the request itself is refused: wrong URL, parameters or date?)",
+                f"{self.provider}: {host} answered HTTP {status} for"
+                f" {redact_url(response.url)}; not retried (the request itself is refused:"
+                " wrong URL, parameters or date?)",
                 status,
             )
         return response

@@ -121,7 +121,12 @@ def parse_bars(payload: Any, yahoo_symbol: str) -> pd.DataFrame:
                 f"{PROVIDER}: {HOST} answer for {yahoo_symbol} has {key!r} of length"
                 f" {len(values) if values is not None else 'none'} for {len(stamps)} timestamps"
             )
-        columns[key] = pd.to_numeric(pd.Series(values, dtype=object), errors="raise")
+        try:
+            columns[key] = pd.to_numeric(pd.Series(values, dtype=object), errors="raise")
+        except (TypeError, ValueError) as exc:
+            raise SourceError(
+                f"{PROVIDER}: {HOST} answer for {yahoo_symbol}: {key}: {exc}"
+            ) from exc
     frame = pd.DataFrame(
         {"ts": pd.to_datetime(pd.Series(stamps, dtype="int64"), unit="s", utc=True), **columns}
     )
