@@ -59,8 +59,33 @@ class WarehouseResource(dg.ConfigurableResource):
                 con.close()
             return
         if self._writer is None:
-            self._writer = connect(Path(self.path), memory_limit=self.memory_limit)
+            self._writer = self._open_writer()
         yield self._writer
+
+    def _open_writer(self) -> duckdb.DuckDBPyConnection:
+        """The run's writable connection; a clear failure when another process holds the file.
+
+        Runs launched from the UI or a schedule queue one at a time among themselves, but a CLI
+        run may hold the warehouse: DuckDB's own lock refuses the second writer, and the run
+        fails here, before it changed anything.
+        """
+        import duckdb
+
+        from hk_pipeline.warehouse import connect
+
+        try:
+            return connect(Path(self.path), memory_limit=self.memory_limit)
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower():
+                raise
+            raise dg.Failure(
+                description=(
+                    f"the warehouse {self.path} is being written by another process"
+                    f" ({str(exc).splitlines()[0]}); this run changed nothing: run it again"
+                    " when that one finishes"
+                ),
+                allow_retries=False,
+            ) from exc
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         if self._writer is not None:
