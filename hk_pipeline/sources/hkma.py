@@ -63,8 +63,21 @@ def page_records(payload: Any, offset: int) -> list[dict[str, Any]]:
         msg = (header or {}).get("err_msg") if isinstance(header, dict) else None
         raise SourceError(f"{PROVIDER}: {HOST} answered success=false ({msg!r}) at {offset=}")
     result = payload.get("result") or {}
+    if not isinstance(result, dict):
+        raise SourceError(
+            f"{PROVIDER}: {HOST} page at {offset=} has a result that is not an object"
+        )
     records = result.get("records") or []
-    if int(result.get("datasize") or 0) != len(records):
+    if not isinstance(records, list):
+        raise SourceError(f"{PROVIDER}: {HOST} page at {offset=} has records that are not a list")
+    try:
+        datasize = int(result.get("datasize") or 0)
+    except (TypeError, ValueError):
+        raise SourceError(
+            f"{PROVIDER}: {HOST} page at {offset=} says datasize={result.get('datasize')!r},"
+            " not a count: refused"
+        ) from None
+    if datasize != len(records):
         raise SourceError(
             f"{PROVIDER}: {HOST} page at {offset=} says datasize={result.get('datasize')} but"
             f" carries {len(records)} records: incomplete, refused"
