@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,8 +19,9 @@ import pytest
 from hk_pipeline_tests.reliability.harness import BASE, NEW, run_cli, snapshot_state
 
 LONG = os.environ.get("HK_PIPELINE_RELIABILITY", "").strip().lower() == "long"
-_PROPERTY = "hk_reliability"
-_totals: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+# The summary hooks live in hk_pipeline_tests/conftest.py: under pytest-xdist only the root
+# conftest is loaded in the controller, where the reports arrive.
+from hk_pipeline_tests.conftest import RELIABILITY_PROPERTY as _PROPERTY  # noqa: E402
 
 
 @dataclass
@@ -44,29 +44,6 @@ def tally(request: pytest.FixtureRequest) -> Iterator[callable]:
     yield make
     for t in made:
         request.node.user_properties.append((_PROPERTY, (t.area, t.trials, t.survived, t.cases)))
-
-
-def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    if report.when != "teardown":
-        return
-    for name, value in report.user_properties:
-        if name == _PROPERTY:
-            area, trials, survived, cases = value
-            row = _totals[area]
-            row[0] += trials
-            row[1] += survived
-            row[2] += cases
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if not _totals:
-        return
-    mode = "long" if LONG else "default"
-    terminalreporter.section(f"reliability ({mode} mode)")
-    for area, (trials, survived, cases) in sorted(_totals.items()):
-        terminalreporter.write_line(
-            f"reliability | {area}: {trials} trial(s), {survived} survived, {cases} case(s) tried"
-        )
 
 
 @pytest.fixture(scope="session")
