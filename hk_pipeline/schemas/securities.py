@@ -9,20 +9,7 @@ from pandera.api.polars.types import PolarsData
 from hk_pipeline.schemas.quotes import SHARE_CODE, row_result
 
 BOARDS = ("Main Board", "GEM")
-HSICS_INDUSTRIES = (
-    "Energy",
-    "Materials",
-    "Industrials",
-    "Consumer Discretionary",
-    "Consumer Staples",
-    "Healthcare",
-    "Telecommunications",
-    "Utilities",
-    "Financials",
-    "Properties & Construction",
-    "Information Technology",
-    "Conglomerates",
-)
+from hk_pipeline.industries import HSICS_INDUSTRIES  # noqa: E402
 
 
 def valid_range_ok(data: PolarsData) -> pl.LazyFrame:

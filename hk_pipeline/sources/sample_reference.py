@@ -26,25 +26,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from hk_pipeline.industries import HSICS_INDUSTRIES
 from hk_pipeline.paths import SAMPLE_DATA_DIR
 from hk_pipeline.ticks import round_to_tick
 
 SAMPLE_START = date(2023, 6, 30)
 
-INDUSTRIES: tuple[str, ...] = (
-    "Energy",
-    "Materials",
-    "Industrials",
-    "Consumer Discretionary",
-    "Consumer Staples",
-    "Healthcare",
-    "Telecommunications",
-    "Utilities",
-    "Financials",
-    "Properties & Construction",
-    "Information Technology",
-    "Conglomerates",
-)
+INDUSTRIES: tuple[str, ...] = HSICS_INDUSTRIES
 
 INDEX_CAP = 0.08
 
