@@ -27,6 +27,9 @@ if TYPE_CHECKING:
 DAGSTER_YAML = PACKAGE_DIR / "dagster.yaml"
 WORKSPACE_YAML = PROJECT_DIR / "workspace.yaml"
 QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+# Trading days per backfill run: Dagster's per-run cost (~1.5 s) is paid once per batch, and
+# a refused partition stops the backfill with at most one batch partly written.
+DEFAULT_BATCH_DAYS = 10
 
 
 class CliError(Exception):
@@ -105,26 +108,67 @@ def execute_partition(
     resources were fixed when it was first imported). Returns the run id; raises CliError
     (code 1) with the failure message if the run fails.
     """
+    from hk_pipeline.defs.partitions import partition_key
+
+    key = partition_key(d, snapshot)
+    return _execute(settings, {"partition_key": key}, str(key), key, tags)
+
+
+def execute_days(
+    settings: Settings,
+    first: date,
+    last: date,
+    snapshot: str | None,
+    tags: dict[str, str] | None = None,
+) -> str:
+    """Run the snapshot job once for trading days first..last (one snapshot or both).
+
+    One Dagster run over a partition range: each asset loops over the range's partitions,
+    one at a time, so the run costs Dagster's per-run overhead once, not per partition.
+    """
+    from hk_pipeline.defs.partitions import partition_key, partition_range_tags
+
+    if first == last and snapshot:
+        return execute_partition(settings, first, snapshot, tags)
+    range_tags = partition_range_tags(first, last, snapshot)
+    label = describe_range(first, last, snapshot)
+    last_key = partition_key(last, snapshot or calendar.SNAPSHOTS[-1])
+    return _execute(settings, {}, label, last_key, {**(tags or {}), **range_tags})
+
+
+def describe_range(first: date, last: date, snapshot: str | None) -> str:
+    """``2025-11-17|midday..2025-11-21|close``, or one key when the range is one partition."""
+    lo = f"{first}|{snapshot or calendar.SNAPSHOTS[0]}"
+    hi = f"{last}|{snapshot or calendar.SNAPSHOTS[-1]}"
+    return lo if lo == hi else f"{lo}..{hi}"
+
+
+def _execute(
+    settings: Settings,
+    how: dict[str, object],
+    label: str,
+    last_key: object,
+    tags: dict[str, str] | None,
+) -> str:
     import dagster as dg
 
     from hk_pipeline.definitions import build_definitions
     from hk_pipeline.defs.jobs import SNAPSHOT_JOB_NAME
-    from hk_pipeline.defs.partitions import partition_key, snapshot_partitions_def
+    from hk_pipeline.defs.partitions import snapshot_partitions_def
 
-    key = partition_key(d, snapshot)
-    if not snapshot_partitions_def.has_partition_key(key):
-        raise CliError(f"partition {key} does not exist yet (partitions run up to tomorrow)")
+    if not snapshot_partitions_def.has_partition_key(str(last_key)):
+        raise CliError(f"partition {last_key} does not exist yet (partitions run up to tomorrow)")
     job = build_definitions(settings).resolve_job_def(SNAPSHOT_JOB_NAME)
     with dg.DagsterInstance.get() as instance:
         result = job.execute_in_process(
-            partition_key=key,
             instance=instance,
             raise_on_error=False,
             run_config=QUIET_RUN_CONFIG,
             tags=tags,
+            **how,
         )
     if not result.success:
-        raise CliError(f"run {result.run_id} for {key} failed: {_failure_message(result)}", 1)
+        raise CliError(f"run {result.run_id} for {label} failed: {_failure_message(result)}", 1)
     return result.run_id
 
 
@@ -152,6 +196,13 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def batches(days: list[date], batch_days: int) -> list[list[date]]:
+    """Consecutive trading days in runs of at most ``batch_days``."""
+    if batch_days < 1:
+        raise CliError(f"--batch-days must be at least 1, got {batch_days}")
+    return [days[i : i + batch_days] for i in range(0, len(days), batch_days)]
+
+
 def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
     start = parse_day(args.start, "--start")
     end = parse_day(args.end, "--end")
@@ -163,21 +214,33 @@ def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
             f"no trading day from {start} to {end}; the next trading day is"
             f" {calendar.next_trading_day(end)}"
         )
-    snapshots = [args.snapshot] if args.snapshot else list(calendar.SNAPSHOTS)
-    partitions = [(d, s) for d in days for s in snapshots]
+    snapshot = args.snapshot
+    per_day = 1 if snapshot else len(calendar.SNAPSHOTS)
+    runs = batches(days, args.batch_days)
     backfill_id = uuid.uuid4().hex[:8]
-    print(f"backfill {backfill_id}: {len(partitions)} partition(s), {start} to {end}")
+    print(
+        f"backfill {backfill_id}: {len(days) * per_day} partition(s), {start} to {end},"
+        f" in {len(runs)} run(s) of up to {args.batch_days} trading day(s)"
+    )
     started = time.monotonic()
-    for i, (d, snapshot) in enumerate(partitions, start=1):
+    for i, run_days in enumerate(runs, start=1):
+        label = describe_range(run_days[0], run_days[-1], snapshot)
+        count = len(run_days) * per_day
         t0 = time.monotonic()
         try:
-            execute_partition(settings, d, snapshot, tags={"hk_pipeline/backfill": backfill_id})
+            execute_days(
+                settings,
+                run_days[0],
+                run_days[-1],
+                snapshot,
+                tags={"hk_pipeline/backfill": backfill_id},
+            )
         except CliError as exc:
-            print(f"[{i}/{len(partitions)}] {d}|{snapshot} FAILED", flush=True)
+            print(f"[{i}/{len(runs)}] {label} FAILED", flush=True)
             raise CliError(f"backfill {backfill_id} stopped: {exc}", 1) from exc
         print(
-            f"[{i}/{len(partitions)}] {d}|{snapshot} ok in {time.monotonic() - t0:.1f}s"
-            f" (elapsed {time.monotonic() - started:.1f}s)",
+            f"[{i}/{len(runs)}] {label} ok: {count} partition(s) in"
+            f" {time.monotonic() - t0:.1f}s (elapsed {time.monotonic() - started:.1f}s)",
             flush=True,
         )
     return 0
@@ -362,6 +425,12 @@ def build_parser() -> argparse.ArgumentParser:
     backfill.add_argument("--start", required=True, help="first day, YYYY-MM-DD")
     backfill.add_argument("--end", required=True, help="last day, YYYY-MM-DD (inclusive)")
     backfill.add_argument("--snapshot", choices=calendar.SNAPSHOTS, help="default: both")
+    backfill.add_argument(
+        "--batch-days",
+        type=int,
+        default=DEFAULT_BATCH_DAYS,
+        help=f"trading days per Dagster run (default {DEFAULT_BATCH_DAYS}); 1 runs each day alone",
+    )
     backfill.set_defaults(func=cmd_backfill)
 
     report = sub.add_parser("report", help="print the Markdown review from the warehouse")

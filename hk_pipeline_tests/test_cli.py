@@ -101,27 +101,53 @@ def test_failed_run_exits_1_with_the_message(
     code = cli.main(["run", "--date", "2025-11-21", "--snapshot", "close"])
     captured = capsys.readouterr()
     assert code == 1
-    assert "step raw__quotes: raw.quotes 2025-11-21|close refused" in captured.err
+    assert "step raw_market: raw.quotes 2025-11-21|close refused" in captured.err
     assert "Traceback" not in captured.err + captured.out
 
 
 def test_backfill_runs_trading_days_in_order_and_stops_at_failure(
     home: Path, fake_registry: dict, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    import duckdb
+
     from hk_pipeline.defs import resources
 
+    # one run covers the range; Christmas and the weekend are not partitions
     code = cli.main(
         ["backfill", "--start", "2025-12-24", "--end", "2025-12-29", "--snapshot", "close"]
     )
     out = capsys.readouterr().out
     assert code == 0
     lines = [line for line in out.splitlines() if line.startswith("[")]
-    assert [line.split()[1] for line in lines] == ["2025-12-24|close", "2025-12-29|close"]
+    assert [line.split()[:4] for line in lines] == [
+        ["[1/1]", "2025-12-24|close..2025-12-29|close", "ok:", "2"]
+    ]
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    try:
+        loaded = con.execute(
+            "SELECT DISTINCT trade_date::VARCHAR, snapshot FROM raw.quotes ORDER BY ALL"
+        ).fetchall()
+    finally:
+        con.close()
+    assert loaded == [("2025-12-24", "close"), ("2025-12-29", "close")]
+
     fake_registry["variant"] = "all_bad"
     resources._cached_source.cache_clear()  # the source object is cached per process
-    code = cli.main(["backfill", "--start", "2025-12-29", "--end", "2025-12-30"])
+    code = cli.main(
+        ["backfill", "--start", "2025-12-29", "--end", "2025-12-30", "--batch-days", "1"]
+    )
     captured = capsys.readouterr()
     assert code == 1
-    assert "[1/4] 2025-12-29|midday FAILED" in captured.out
-    assert "[2/4]" not in captured.out
-    assert "stopped" in captured.err
+    assert "in 2 run(s) of up to 1 trading day(s)" in captured.out
+    assert "[1/2] 2025-12-29|midday..2025-12-29|close FAILED" in captured.out
+    assert "[2/2]" not in captured.out
+    assert "stopped" in captured.err and "raw.quotes 2025-12-29|midday refused" in captured.err
+
+
+def test_backfill_batch_days_must_be_positive(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, err = _run(
+        capsys, "backfill", "--start", "2025-12-29", "--end", "2025-12-30", "--batch-days", "0"
+    )
+    assert code == 2 and err.strip() == "error: --batch-days must be at least 1, got 0"

@@ -35,7 +35,7 @@ import dagster as dg
 import pandas as pd
 
 from hk_pipeline import calendar
-from hk_pipeline.defs.partitions import parse_partition_key
+from hk_pipeline.defs.partitions import BACKFILL_POLICY, run_partitions
 from hk_pipeline.defs.resources import PipelineSettingsResource, SourceResource, WarehouseResource
 
 if TYPE_CHECKING:
@@ -207,14 +207,45 @@ def supersede_for(
     return Supersede(spec.entity_key, starts[0], present)
 
 
-def ingest(
+class Refused(Exception):
+    """A partition that must not load: the failing check (if any) and the step's Failure."""
+
+    def __init__(self, failure: dg.Failure, check: dg.AssetCheckResult | None = None) -> None:
+        super().__init__(failure.description)
+        self.failure = failure
+        self.check = check
+
+
+@dataclass
+class Loaded:
+    """What one partition's load of one table did, for the run's check and metadata."""
+
+    trade_date: date
+    snapshot: str
+    written: int
+    received: int
+    rejected: int
+    severity: str  # the verdict: OK or WARN (ERROR raises Refused)
+    message: str
+    check_metadata: dict[str, Any]
+    files: "list[LoadedFile] | None"
+
+    @property
+    def key(self) -> str:
+        return f"{self.trade_date}|{self.snapshot}"
+
+
+def load_partition(
     context: dg.AssetExecutionContext,
     spec: TableSpec,
-    warehouse: WarehouseResource,
-    source: SourceResource,
+    market: "MarketSource",
+    con: "duckdb.DuckDBPyConnection",
     pipeline: PipelineSettingsResource,
-) -> Iterator[dg.AssetCheckResult | dg.MaterializeResult]:
-    """Fetch, validate, write and report one partition of ``spec.table``."""
+    trade_date: date,
+    snapshot: str,
+) -> Loaded:
+    """Fetch, validate and write one partition of ``spec.table``; raise Refused if it must
+    not load (the table is then unchanged for that partition)."""
     from hk_pipeline.faults import fault_point
     from hk_pipeline.schemas.validate import SchemaMismatchError, assess, validate_frame
     from hk_pipeline.sources.base import SourceError
@@ -223,17 +254,17 @@ def ingest(
     from hk_pipeline.warehouse.landing_loads import replace_landing_loads
     from hk_pipeline.warehouse.quarantine import replace_quarantine
 
-    trade_date, snapshot = parse_partition_key(context.partition_key)
-    if not calendar.is_trading_day(trade_date):
-        raise dg.Failure(f"{trade_date} is not an HKEX trading day; nothing to load")
-    market = source.get()
-    run_id = context.run.run_id
     where = f"{spec.table} {trade_date}|{snapshot}"
+    if not calendar.is_trading_day(trade_date):
+        raise Refused(dg.Failure(f"{trade_date} is not an HKEX trading day; nothing to load"))
+    run_id = context.run.run_id
     try:
         frame = spec.fetch(market, trade_date, snapshot)
     except SourceError as exc:
         # the source's own words name the file and line, or the provider and host
-        raise dg.Failure(description=f"{where} not loaded: {exc}", allow_retries=False) from exc
+        raise Refused(
+            dg.Failure(description=f"{where} not loaded: {exc}", allow_retries=False)
+        ) from exc
     fault_point("ingest.fetched")
     origins = row_origins(frame)
     files = landing_files(market, origins)
@@ -241,14 +272,16 @@ def ingest(
         outcome = validate_frame(spec.table, frame)
     except SchemaMismatchError as exc:
         # the frame as a whole does not fit: nothing loads, the table is left as it was
-        yield dg.AssetCheckResult(
+        check = dg.AssetCheckResult(
+            asset_key=spec.asset_key,
             check_name=SCHEMA_CHECK,
             passed=False,
             severity=dg.AssetCheckSeverity.ERROR,
             description=str(exc),
             metadata={"rows": len(frame), "columns": dg.MetadataValue.json(list(frame.columns))},
         )
-        raise dg.Failure(description=f"{where} refused: {exc}", allow_retries=False) from exc
+        failure = dg.Failure(description=f"{where} refused: {exc}", allow_retries=False)
+        raise Refused(failure, check) from exc
     fault_point("ingest.validated")
     outcome.rejected = cite_origins(outcome.rejected, origins)
     supersede = supersede_for(spec, market, frame, outcome.frame)
@@ -264,117 +297,240 @@ def ingest(
             run_id=run_id,
         )
     )
-
-    with warehouse.connection() as con:
-        extra = None
-        if spec.table.startswith("ref."):
-            # ref tables load before (or as) the constituents: take them from the source too
-            extra = market.index_constituents(trade_date)
-        verdict = assess(
-            outcome,
-            threshold=pipeline.quarantine_threshold,
-            critical_symbols=critical_symbols(con, trade_date, extra),
+    extra = None
+    if spec.table.startswith("ref."):
+        # ref tables load before (or as) the constituents: take them from the source too
+        extra = market.index_constituents(trade_date)
+    verdict = assess(
+        outcome,
+        threshold=pipeline.quarantine_threshold,
+        critical_symbols=critical_symbols(con, trade_date, extra),
+    )
+    metadata = check_metadata(outcome)
+    if verdict.severity == "ERROR" or not verdict.passed:
+        kept = replace_quarantine(
+            con,
+            spec.table,
+            outcome.rejected,
+            trade_date=trade_date,
+            snapshot=snapshot,
+            run_id=run_id,
+            source=market.name,
         )
-        metadata = check_metadata(outcome)
         check = dg.AssetCheckResult(
+            asset_key=spec.asset_key,
             check_name=SCHEMA_CHECK,
-            passed=verdict.severity == "OK",
-            # WARN: rows were quarantined but the partition loads (shown yellow, not blocking)
-            severity=(
-                dg.AssetCheckSeverity.WARN
-                if verdict.severity == "WARN" and verdict.passed
-                else dg.AssetCheckSeverity.ERROR
-            ),
-            metadata=metadata,
+            passed=False,
+            severity=dg.AssetCheckSeverity.ERROR,
+            metadata={**metadata, "partition": f"{trade_date}|{snapshot}"},
             description=verdict.message,
         )
-        if verdict.severity == "ERROR" or not verdict.passed:
-            kept = replace_quarantine(
-                con,
-                spec.table,
-                outcome.rejected,
-                trade_date=trade_date,
-                snapshot=snapshot,
-                run_id=run_id,
-                source=market.name,
-            )
-            yield check
-            raise dg.Failure(
-                description=(
-                    f"{where} refused: {verdict.message}"
-                    f" ({kept} rejected row(s) kept with their reasons)"
-                ),
-                metadata=metadata,
-                allow_retries=False,
-            )
-        fault_point("ingest.before_write")
-        if spec.upsert_key is None:
-            written = replace_partition(
-                con,
-                spec.table,
-                outcome.valid_arrow,  # straight from the validated frame, no pandas round trip
-                trade_date=trade_date,
-                snapshot=snapshot,
-                run_id=run_id,
-                source=market.name,
-                rejected=outcome.rejected,
-                also=record,
-            )
-        else:
-            written = upsert_rows(
-                con,
-                spec.table,
-                outcome.valid,
-                key=list(spec.upsert_key),
-                trade_date=trade_date,
-                snapshot=snapshot,
-                run_id=run_id,
-                source=market.name,
-                rejected=outcome.rejected,
-                supersede=supersede,
-                also=record,
-            )
-    context.log.info(f"{where}: {written} row(s) written, {outcome.n_rejected} quarantined")
-    metadata = {
-        "dagster/row_count": written,
-        "rows_written": written,
-        "rows_received": int(outcome.n_rows),
-        "rejected": int(outcome.n_rejected),
+        failure = dg.Failure(
+            description=(
+                f"{where} refused: {verdict.message}"
+                f" ({kept} rejected row(s) kept with their reasons)"
+            ),
+            metadata=metadata,
+            allow_retries=False,
+        )
+        raise Refused(failure, check)
+    fault_point("ingest.before_write")
+    common = {
+        "trade_date": trade_date,
+        "snapshot": snapshot,
+        "run_id": run_id,
         "source": market.name,
-        "check": verdict.message,
+        "rejected": outcome.rejected,
+        "also": record,
     }
-    if files is not None:
+    if spec.upsert_key is None:
+        # straight from the validated frame, no pandas round trip
+        written = replace_partition(con, spec.table, outcome.valid_arrow, **common)
+    else:
+        written = upsert_rows(
+            con,
+            spec.table,
+            outcome.valid,
+            key=list(spec.upsert_key),
+            supersede=supersede,
+            **common,
+        )
+    return Loaded(
+        trade_date=trade_date,
+        snapshot=snapshot,
+        written=written,
+        received=int(outcome.n_rows),
+        rejected=int(outcome.n_rejected),
+        severity=verdict.severity,
+        message=verdict.message,
+        check_metadata=metadata,
+        files=files,
+    )
+
+
+def _batch_check_metadata(loads: list[Loaded]) -> dict[str, Any]:
+    """The run's check metadata: one partition's as is; for a ranged run, totals, the
+    partitions that quarantined rows and the failing-row sample of the first of them."""
+    if len(loads) == 1:
+        return loads[0].check_metadata
+    rows = sum(x.received for x in loads)
+    rejected = sum(x.rejected for x in loads)
+    counts: dict[str, int] = {}
+    for x in loads:
+        for name, n in x.check_metadata["failure_counts"].value.items():
+            counts[name] = counts.get(name, 0) + int(n)
+    first_bad = next((x for x in loads if x.rejected), loads[0])
+    return {
+        "partitions": len(loads),
+        "rows": rows,
+        "rejected": rejected,
+        "rejected_pct": dg.MetadataValue.float(100.0 * rejected / rows if rows else 0.0),
+        "failure_counts": dg.MetadataValue.json(counts),
+        "rejected_by_partition": dg.MetadataValue.json(
+            {x.key: x.rejected for x in loads if x.rejected}
+        ),
+        "failing_rows_sample": first_bad.check_metadata["failing_rows_sample"],
+    }
+
+
+def summarize(spec: TableSpec, loads: list[Loaded], source: str) -> dg.MaterializeResult:
+    """One materialisation (Dagster records it for every partition of the run) carrying the
+    run's ``schema`` check: WARN if any partition quarantined rows, else passed."""
+    warned = [x for x in loads if x.severity == "WARN"]
+    description = (
+        loads[0].message
+        if len(loads) == 1
+        else "; ".join(f"{x.key}: {x.message}" for x in warned)
+        or f"{len(loads)} partitions: every row passed"
+    )
+    check = dg.AssetCheckResult(
+        asset_key=spec.asset_key,
+        check_name=SCHEMA_CHECK,
+        passed=not warned,
+        # WARN: rows were quarantined but the partition loads (shown yellow, not blocking)
+        severity=dg.AssetCheckSeverity.WARN if warned else dg.AssetCheckSeverity.ERROR,
+        metadata=_batch_check_metadata(loads),
+        description=description,
+    )
+    written = sum(x.written for x in loads)
+    metadata: dict[str, Any] = {
+        "rows_written": written,
+        "rows_received": sum(x.received for x in loads),
+        "rejected": sum(x.rejected for x in loads),
+        "source": source,
+        "check": description,
+    }
+    if len(loads) == 1:
+        metadata["dagster/row_count"] = written
+    else:
+        # Dagster copies this metadata to every partition of the run: say whose rows they are
+        metadata["partitions"] = len(loads)
+        metadata["rows_by_partition"] = dg.MetadataValue.json({x.key: x.written for x in loads})
+    files = [f for x in loads for f in (x.files or [])]
+    if any(x.files is not None for x in loads):
         metadata[LANDING_FILES_METADATA] = dg.MetadataValue.json(
             [{"path": f.path, "sha256": f.sha256, "size": f.size} for f in files]
         )
-    yield dg.MaterializeResult(metadata=metadata, check_results=[check])
+    return dg.MaterializeResult(asset_key=spec.asset_key, metadata=metadata, check_results=[check])
+
+
+def ingest(
+    context: dg.AssetExecutionContext,
+    specs: list[TableSpec],
+    warehouse: WarehouseResource,
+    source: SourceResource,
+    pipeline: PipelineSettingsResource,
+) -> Iterator[dg.AssetCheckResult | dg.MaterializeResult]:
+    """Load every partition of the run into each of ``specs``' tables, day by day.
+
+    Partitions are loaded one at a time, each in its own transaction, so memory holds one
+    partition and a refused partition leaves the earlier ones of the run written. Tables of
+    one multi-asset load together per partition (the sample market simulates a day once); a
+    refused table stops at that partition while the step's other tables load the whole
+    range and are materialised, then the step fails with every refusal's message.
+    """
+    market = source.get()
+    partitions = run_partitions(context)
+    loads: dict[str, list[Loaded]] = {spec.table: [] for spec in specs}
+    refused: dict[str, Refused] = {}
+    with warehouse.connection() as con:
+        for trade_date, snapshot in partitions:
+            for spec in specs:
+                if spec.table in refused:
+                    continue  # a refused table stops; the others of the step go on
+                try:
+                    loaded = load_partition(
+                        context, spec, market, con, pipeline, trade_date, snapshot
+                    )
+                except Refused as exc:
+                    refused[spec.table] = _with_progress(exc, len(loads[spec.table]))
+                    continue
+                loads[spec.table].append(loaded)
+    for spec in specs:
+        if spec.table in refused:
+            check = refused[spec.table].check
+            if check is not None:
+                yield check
+            continue
+        rows = loads[spec.table]
+        context.log.info(
+            f"{spec.table}: {sum(x.written for x in rows)} row(s) written,"
+            f" {sum(x.rejected for x in rows)} quarantined, {len(rows)} partition(s)"
+        )
+        yield summarize(spec, rows, market.name)
+    if refused:
+        failures = [r.failure for r in refused.values()]
+        raise dg.Failure(
+            description="; ".join(f.description or "" for f in failures),
+            metadata=failures[0].metadata,
+            allow_retries=False,
+        ) from next(iter(refused.values()))
+
+
+def _with_progress(refused: Refused, written: int) -> Refused:
+    """Say how many earlier partitions of the run this table did write."""
+    if written:
+        refused.failure = dg.Failure(
+            description=(
+                f"{refused.failure.description}; {written} earlier partition(s) of this run"
+                " were written"
+            ),
+            metadata=refused.failure.metadata,
+            allow_retries=False,
+        )
+    return refused
+
+
+def _check_spec(spec: TableSpec) -> dg.AssetCheckSpec:
+    return dg.AssetCheckSpec(
+        SCHEMA_CHECK,
+        asset=spec.asset_key,
+        blocking=True,
+        description=(
+            f"Rows of {spec.table} pass its pandera model; fails (ERROR) above the"
+            " quarantine threshold or when an index or constituent is rejected."
+        ),
+    )
+
+
+def _spec_metadata(spec: TableSpec) -> dict[str, Any]:
+    return {"dagster/column_schema": column_schema(spec.table), "table": spec.table}
 
 
 def make_ingest_asset(spec: TableSpec, deps: list[dg.AssetKey]) -> dg.AssetsDefinition:
     """A partitioned asset writing ``spec.table`` with its blocking ``schema`` check."""
     from hk_pipeline.defs.partitions import snapshot_partitions_def
 
-    group = spec.table.split(".")[0]
-
     @dg.asset(
         key=spec.asset_key,
         deps=deps,
         description=spec.description,
-        group_name=group,
+        group_name=spec.table.split(".")[0],
         partitions_def=snapshot_partitions_def,
+        backfill_policy=BACKFILL_POLICY,
         kinds={"duckdb", "pandas"},
-        metadata={"dagster/column_schema": column_schema(spec.table), "table": spec.table},
-        check_specs=[
-            dg.AssetCheckSpec(
-                SCHEMA_CHECK,
-                asset=spec.asset_key,
-                blocking=True,
-                description=(
-                    f"Rows of {spec.table} pass its pandera model; fails (ERROR) above the"
-                    " quarantine threshold or when an index or constituent is rejected."
-                ),
-            )
-        ],
+        metadata=_spec_metadata(spec),
+        check_specs=[_check_spec(spec)],
     )
     def _asset(
         context: dg.AssetExecutionContext,
@@ -382,6 +538,46 @@ def make_ingest_asset(spec: TableSpec, deps: list[dg.AssetKey]) -> dg.AssetsDefi
         source: SourceResource,
         pipeline: PipelineSettingsResource,
     ) -> Iterator[dg.AssetCheckResult | dg.MaterializeResult]:
-        yield from ingest(context, spec, warehouse, source, pipeline)
+        yield from ingest(context, [spec], warehouse, source, pipeline)
 
     return _asset
+
+
+def make_ingest_multi_asset(
+    name: str, specs: list[TableSpec], deps: dict[str, list[dg.AssetKey]]
+) -> dg.AssetsDefinition:
+    """One step writing several tables fed from the same day of the source, partition by
+    partition; each table is still its own asset with its own ``schema`` check, and any
+    subset of them can be materialised."""
+    from hk_pipeline.defs.partitions import snapshot_partitions_def
+
+    by_key = {spec.asset_key: spec for spec in specs}
+
+    @dg.multi_asset(
+        name=name,
+        specs=[
+            dg.AssetSpec(
+                spec.asset_key,
+                deps=deps.get(spec.table, []),
+                description=spec.description,
+                group_name=spec.table.split(".")[0],
+                kinds={"duckdb", "pandas"},
+                metadata=_spec_metadata(spec),
+            )
+            for spec in specs
+        ],
+        check_specs=[_check_spec(spec) for spec in specs],
+        partitions_def=snapshot_partitions_def,
+        backfill_policy=BACKFILL_POLICY,
+        can_subset=True,
+    )
+    def _multi(
+        context: dg.AssetExecutionContext,
+        warehouse: WarehouseResource,
+        source: SourceResource,
+        pipeline: PipelineSettingsResource,
+    ) -> Iterator[dg.AssetCheckResult | dg.MaterializeResult]:
+        selected = [by_key[k] for k in by_key if k in context.selected_asset_keys]
+        yield from ingest(context, selected, warehouse, source, pipeline)
+
+    return _multi

@@ -1,7 +1,10 @@
-"""The snapshot job: every asset of one (trading day, snapshot) partition, in one run.
+"""The snapshot job: every asset of a (trading day, snapshot) partition, or of a range of
+them, in one in-process run.
 
-Backfills launched from the UI use Dagster's default: one run per partition (a single-run
-backfill policy is not set; multi-partitioned single-run backfills have open Dagster issues).
+Schedules run one partition. A backfill runs ranges: ``hk-pipeline backfill`` launches one run
+per ``--batch-days`` trading days, and a backfill from the UI follows the assets' backfill
+policy (``partitions.BACKFILL_POLICY``: up to 20 partitions per run). Every asset loops over
+its run's partitions one at a time (``partitions.run_partitions``).
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
-from hk_pipeline.defs.partitions import parse_partition_key, snapshot_partitions_def
+from hk_pipeline.defs.partitions import BACKFILL_POLICY, run_partitions, snapshot_partitions_def
 from hk_pipeline.defs.resources import WarehouseResource
 from hk_pipeline.marts import checks as mart_checks
 from hk_pipeline.marts.runner import (
@@ -125,6 +125,28 @@ def column_schema(name: str) -> dg.TableSchema:
     )
 
 
+def check_result(name: str, outcomes: list[tuple[str, bool, str, Any]]) -> dg.AssetCheckResult:
+    """The run's result of one mart check: failed if any partition failed, described by the
+    first failing partition (or the only one)."""
+    failed = [o for o in outcomes if not o[1]]
+    key, _passed, message, meta = failed[0] if failed else outcomes[-1]
+    if len(outcomes) > 1:
+        message = f"{key}: {message}" if failed else f"{len(outcomes)} partitions: {message}"
+    metadata: dict[str, Any] = {
+        "message": message,
+        "details": dg.MetadataValue.json(_json_safe(meta)),
+    }
+    if len(outcomes) > 1:
+        metadata["failed_partitions"] = dg.MetadataValue.json([o[0] for o in failed])
+    return dg.AssetCheckResult(
+        check_name=name,
+        passed=not failed,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=message,
+        metadata=metadata,
+    )
+
+
 def make_mart_asset(name: str) -> dg.AssetsDefinition:
     key = mart_key(name)
     checks = MART_CHECKS.get(name, [])
@@ -135,6 +157,7 @@ def make_mart_asset(name: str) -> dg.AssetsDefinition:
         description=mart_description(name),
         group_name="mart",
         partitions_def=snapshot_partitions_def,
+        backfill_policy=BACKFILL_POLICY,
         kinds={"duckdb", "sql"},
         metadata={
             "table": f"mart.{name}",
@@ -149,35 +172,33 @@ def make_mart_asset(name: str) -> dg.AssetsDefinition:
     def _asset(
         context: dg.AssetExecutionContext, warehouse: WarehouseResource
     ) -> Iterator[dg.MaterializeResult]:
-        trade_date, snapshot = parse_partition_key(context.partition_key)
+        partitions = run_partitions(context)
+        rows: dict[str, int] = {}
+        outcomes: dict[str, list[tuple[str, bool, str, Any]]] = {c.name: [] for c in checks}
         with warehouse.connection() as con:
-            frame = compute_mart(con, name, trade_date, snapshot)
-            written = write_mart(
-                con,
-                name,
-                frame,
-                trade_date=trade_date,
-                snapshot=snapshot,
-                run_id=context.run.run_id,
-            )
-            results = []
-            for c in checks:
-                passed, message, meta = c.run(con, frame, trade_date, snapshot)
-                results.append(
-                    dg.AssetCheckResult(
-                        check_name=c.name,
-                        passed=bool(passed),
-                        severity=dg.AssetCheckSeverity.ERROR,
-                        description=message,
-                        metadata={
-                            "message": message,
-                            "details": dg.MetadataValue.json(_json_safe(meta)),
-                        },
-                    )
+            for trade_date, snapshot in partitions:
+                frame = compute_mart(con, name, trade_date, snapshot)
+                rows[f"{trade_date}|{snapshot}"] = write_mart(
+                    con,
+                    name,
+                    frame,
+                    trade_date=trade_date,
+                    snapshot=snapshot,
+                    run_id=context.run.run_id,
                 )
+                for c in checks:
+                    passed, message, meta = c.run(con, frame, trade_date, snapshot)
+                    outcomes[c.name].append(
+                        (f"{trade_date}|{snapshot}", bool(passed), message, meta)
+                    )
+        metadata: dict[str, Any] = {"rows": sum(rows.values())}
+        if len(rows) == 1:
+            metadata["dagster/row_count"] = metadata["rows"]
+        else:
+            metadata["rows_by_partition"] = dg.MetadataValue.json(rows)
         yield dg.MaterializeResult(
-            metadata={"dagster/row_count": written, "rows": written},
-            check_results=results,
+            metadata=metadata,
+            check_results=[check_result(c.name, outcomes[c.name]) for c in checks],
         )
 
     return _asset

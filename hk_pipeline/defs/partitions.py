@@ -8,6 +8,7 @@ partition schedule would make Friday's window end on Monday (see DESIGN.md, Know
 
 from __future__ import annotations
 
+import warnings
 from datetime import date, datetime
 
 import dagster as dg
@@ -55,3 +56,45 @@ def parse_partition_key(key: str | dg.MultiPartitionKey) -> tuple[date, str]:
     if not sep or snapshot not in calendar.SNAPSHOTS:
         raise ValueError(f"partition key {key!r} is not of the form YYYY-MM-DD|midday or |close")
     return date.fromisoformat(day), snapshot
+
+
+# A backfill launched from the UI or the daemon runs up to this many partitions per run (ten
+# trading days of both snapshots). The assets loop over ``context.partition_keys``; one
+# partition is in memory at a time, so the batch bounds Dagster's per-run cost, not memory.
+# Dagster falls back to one run per partition for a selection that is not a range in both
+# dimensions, such as one snapshot over several days (dagster-io/dagster#18852); the CLI
+# backfill launches its own ranged runs and is not affected.
+MAX_PARTITIONS_PER_RUN = 20
+BACKFILL_POLICY = dg.BackfillPolicy.multi_run(max_partitions_per_run=MAX_PARTITIONS_PER_RUN)
+# ``backfill_policy`` is marked beta in Dagster 1.13 and warns once per asset at import; the
+# pinned version is tested here, so the warning would only bury a run's own output.
+warnings.filterwarnings("ignore", message=r"Parameter `backfill_policy`", category=dg.BetaWarning)
+
+
+def run_partitions(context: dg.AssetExecutionContext) -> list[tuple[date, str]]:
+    """The (trade_date, snapshot) partitions of this run, date by date, midday before close.
+
+    One for a run of one partition, a range's cartesian product for a ranged run (a range
+    from ``D1|midday`` to ``Dn|midday`` is the midday snapshots of D1..Dn). An empty range
+    (start after end) raises instead of succeeding with nothing done.
+    """
+    keys = context.partition_keys
+    if not keys:
+        raise dg.Failure(
+            description=(
+                f"run {context.run.run_id} has an empty partition range"
+                f" {context.partition_key_range}: the start must not come after the end"
+            ),
+            allow_retries=False,
+        )
+    order = {s: i for i, s in enumerate(calendar.SNAPSHOTS)}
+    return sorted((parse_partition_key(k) for k in keys), key=lambda p: (p[0], order[p[1]]))
+
+
+def partition_range_tags(first: date, last: date, snapshot: str | None) -> dict[str, str]:
+    """Run tags selecting the trading days first..last, one snapshot or both, as one run."""
+    lo, hi = (snapshot, snapshot) if snapshot else (calendar.SNAPSHOTS[0], calendar.SNAPSHOTS[-1])
+    return {
+        "dagster/asset_partition_range_start": str(partition_key(first, lo)),
+        "dagster/asset_partition_range_end": str(partition_key(last, hi)),
+    }

@@ -10,13 +10,12 @@ CLI, the schedules and the UI (the job, or *Materialize all*) all include it.
 import dagster as dg
 
 from hk_pipeline.defs.marts import MART_KEYS
-from hk_pipeline.defs.partitions import parse_partition_key, snapshot_partitions_def
-from hk_pipeline.defs.raw import RAW_ASSETS
+from hk_pipeline.defs.partitions import BACKFILL_POLICY, run_partitions, snapshot_partitions_def
+from hk_pipeline.defs.raw import RAW_KEYS
 from hk_pipeline.defs.ref import REF_KEYS
 from hk_pipeline.defs.resources import WarehouseResource
 
 CATALOGUE_KEY = dg.AssetKey(["analyst", "catalogue"])
-RAW_KEYS = [a.key for a in RAW_ASSETS]
 
 
 @dg.asset(
@@ -30,6 +29,7 @@ RAW_KEYS = [a.key for a in RAW_ASSETS]
     ),
     group_name="analyst",
     partitions_def=snapshot_partitions_def,
+    backfill_policy=BACKFILL_POLICY,
     kinds={"duckdb", "parquet"},
 )
 def analyst_catalogue(
@@ -37,13 +37,14 @@ def analyst_catalogue(
 ) -> dg.MaterializeResult:
     from hk_pipeline.warehouse.publish import PublishPolicy, publish
 
-    trade_date, snapshot = parse_partition_key(context.partition_key)
+    # one new version for the whole run: a batch of partitions publishes once
+    partitions = run_partitions(context)
     policy = PublishPolicy(
         keep_versions=warehouse.publish_keep_versions,
         grace_seconds=warehouse.publish_grace_seconds,
     )
     with warehouse.connection() as con:
-        result = publish(con, warehouse.published_path, [(trade_date, snapshot)], policy=policy)
+        result = publish(con, warehouse.published_path, partitions, policy=policy)
     for view, error in result.skipped_views.items():
         context.log.warning(f"analyst view {view} skipped: {error}")
     context.log.info(

@@ -9,7 +9,7 @@ import dagster as dg
 import pandas as pd
 
 from hk_pipeline import calendar
-from hk_pipeline.defs.ingest import TableSpec, make_ingest_asset
+from hk_pipeline.defs.ingest import TableSpec, make_ingest_asset, make_ingest_multi_asset
 from hk_pipeline.defs.ref import REF_KEYS
 
 if TYPE_CHECKING:
@@ -90,16 +90,13 @@ INDEX_CONTRIBUTIONS = TableSpec(
     ),
 )
 
-quotes = make_ingest_asset(QUOTES, deps=REF_KEYS)
-index_levels = make_ingest_asset(INDEX_LEVELS, deps=[])
-intraday_bars = make_ingest_asset(INTRADAY_BARS, deps=[])
+# Quotes, index levels and bars come from the same simulated (or fetched) day: one step
+# loads the three per partition, so a batch of days simulates each day once, not thrice.
+market_tables = make_ingest_multi_asset(
+    "raw_market", [QUOTES, INDEX_LEVELS, INTRADAY_BARS], deps={QUOTES.table: REF_KEYS}
+)
 macro_series = make_ingest_asset(MACRO_SERIES, deps=[])
 index_contributions = make_ingest_asset(INDEX_CONTRIBUTIONS, deps=[])
 
-RAW_ASSETS: list[dg.AssetsDefinition] = [
-    quotes,
-    index_levels,
-    intraday_bars,
-    macro_series,
-    index_contributions,
-]
+RAW_ASSETS: list[dg.AssetsDefinition] = [market_tables, macro_series, index_contributions]
+RAW_KEYS: list[dg.AssetKey] = [k for a in RAW_ASSETS for k in a.keys]

@@ -10,7 +10,7 @@ from pathlib import Path
 import dagster as dg
 
 from hk_pipeline.defs.marts import MART_KEYS
-from hk_pipeline.defs.partitions import parse_partition_key, snapshot_partitions_def
+from hk_pipeline.defs.partitions import BACKFILL_POLICY, run_partitions, snapshot_partitions_def
 from hk_pipeline.defs.resources import PipelineSettingsResource, WarehouseResource
 
 REPORT_KEY = dg.AssetKey(["mart", "market_report"])
@@ -33,6 +33,7 @@ def chart_markdown(png_path: Path) -> str:
     ),
     group_name="mart",
     partitions_def=snapshot_partitions_def,
+    backfill_policy=BACKFILL_POLICY,
     kinds={"markdown", "python"},
 )
 def market_report(
@@ -42,15 +43,19 @@ def market_report(
 ) -> dg.MaterializeResult:
     from hk_pipeline.report.files import write_report
 
-    trade_date, snapshot = parse_partition_key(context.partition_key)
+    written: list[tuple[Path, Path]] = []
     with warehouse.connection() as con:
-        md_path, png_path = write_report(con, trade_date, snapshot, Path(pipeline.reports_dir))
-    md_path, png_path = Path(md_path), Path(png_path)
-    return dg.MaterializeResult(
-        metadata={
-            "review": dg.MetadataValue.md(md_path.read_text(encoding="utf-8")),
-            "chart": dg.MetadataValue.md(chart_markdown(png_path)),
-            "markdown_path": dg.MetadataValue.path(str(md_path)),
-            "chart_path": dg.MetadataValue.path(str(png_path)),
-        }
-    )
+        for trade_date, snapshot in run_partitions(context):
+            md, png = write_report(con, trade_date, snapshot, Path(pipeline.reports_dir))
+            written.append((Path(md), Path(png)))
+    # the UI shows the last partition's review; a ranged run lists every file it wrote
+    md_path, png_path = written[-1]
+    metadata = {
+        "review": dg.MetadataValue.md(md_path.read_text(encoding="utf-8")),
+        "chart": dg.MetadataValue.md(chart_markdown(png_path)),
+        "markdown_path": dg.MetadataValue.path(str(md_path)),
+        "chart_path": dg.MetadataValue.path(str(png_path)),
+    }
+    if len(written) > 1:
+        metadata["reports"] = dg.MetadataValue.json([str(md) for md, _ in written])
+    return dg.MaterializeResult(metadata=metadata)

@@ -115,7 +115,10 @@ def test_readers_during_a_backfill(
     thread = threading.Thread(target=loop, daemon=True)
     thread.start()
     try:
-        code = cli.main(["backfill", "--start", "2025-11-18", "--end", "2025-11-20"])
+        # a run per day: each publishes a version with its two partitions added
+        code = cli.main(
+            ["backfill", "--start", "2025-11-18", "--end", "2025-11-20", "--batch-days", "1"]
+        )
     finally:
         stop.set()
         thread.join(timeout=30)
@@ -124,16 +127,16 @@ def test_readers_during_a_backfill(
         held.close()
     printed = capsys.readouterr()
     assert code == 0, printed.err
-    assert "[6/6]" in printed.out
+    assert "[3/3]" in printed.out
     assert not errors, errors[0]
     assert child.returncode == 0, err
     versions_seen = {v for v, _ in seen}
     assert len(versions_seen) >= 2, seen  # the swaps happened while we were reading
-    assert all(parts == v for v, parts in seen)  # version n holds exactly n partitions
+    assert all(parts == 2 * v - 1 for v, parts in seen)  # version n holds 2n-1 partitions
     child_seen = [tuple(map(int, line.split())) for line in out.splitlines()]
     assert child_seen and max(v for v, _ in child_seen) >= 2
     final = open_reader(settings)
     try:
-        assert _check(final) == (7, 7)
+        assert _check(final) == (4, 7)
     finally:
         final.close()

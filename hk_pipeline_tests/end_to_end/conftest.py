@@ -233,8 +233,17 @@ def _build_recap(home: Path) -> dict[str, Any]:
 
 
 def _build_week(home: Path) -> dict[str, Any]:
+    # three trading days per run: the week takes two ranged runs, so a range boundary
+    # falls inside it
     out = run_cli(
-        home, "backfill", "--start", WEEK_START.isoformat(), "--end", WEEK_END.isoformat()
+        home,
+        "backfill",
+        "--start",
+        WEEK_START.isoformat(),
+        "--end",
+        WEEK_END.isoformat(),
+        "--batch-days",
+        "3",
     )
     return {"backfill_stdout": out}
 

@@ -1,7 +1,8 @@
 """A week's backfill on the real sample source: 2025-11-17 to 2025-11-21, both snapshots.
 
-Built once per session by ``hk-pipeline backfill --start 2025-11-17 --end 2025-11-21``
-(conftest.py): ten Dagster runs, one per (trading day, snapshot), in order.
+Built once per session by ``hk-pipeline backfill --start 2025-11-17 --end 2025-11-21
+--batch-days 3`` (conftest.py): two Dagster runs over partition ranges (three days, then two),
+each asset looping over its run's partitions in order.
 """
 
 from __future__ import annotations
@@ -34,21 +35,35 @@ def test_the_week_is_five_trading_days() -> None:
     assert len(PARTITIONS) == 10
 
 
-def test_backfill_ran_every_partition_in_order(week_home: Built) -> None:
+def test_backfill_ran_every_partition_in_ranged_runs(week_home: Built) -> None:
     import dagster as dg
 
     out = week_home.info["backfill_stdout"]
     progress = [line for line in out.splitlines() if line.startswith("[")]
-    assert [line.split()[:3] for line in progress] == [
-        [f"[{i}/10]", f"{d.isoformat()}|{s}", "ok"] for i, (d, s) in enumerate(PARTITIONS, 1)
+    assert [line.split()[:4] for line in progress] == [
+        ["[1/2]", "2025-11-17|midday..2025-11-19|close", "ok:", "6"],
+        ["[2/2]", "2025-11-20|midday..2025-11-21|close", "ok:", "4"],
     ]
     with dg.DagsterInstance.from_config(str(week_home.dagster_home)) as instance:
         runs = instance.get_runs()
-    assert all(r.is_success for r in runs)
-    assert sorted(r.tags.get("dagster/partition") for r in runs) == sorted(
-        f"{d.isoformat()}|{s}" for d, s in PARTITIONS
-    )
-    assert len({r.tags.get("hk_pipeline/backfill") for r in runs}) == 1
+        assert all(r.is_success for r in runs)
+        assert sorted(
+            (
+                r.tags["dagster/asset_partition_range_start"],
+                r.tags["dagster/asset_partition_range_end"],
+            )
+            for r in runs
+        ) == [
+            ("2025-11-17|midday", "2025-11-19|close"),
+            ("2025-11-20|midday", "2025-11-21|close"),
+        ]
+        assert len({r.tags.get("hk_pipeline/backfill") for r in runs}) == 1
+        # Dagster records a materialisation of every asset for every partition of the week
+        expected = sorted(f"{d.isoformat()}|{s}" for d, s in PARTITIONS)
+        for table in (*RAW_TABLES, *MART_TABLES, "mart.market_report", "analyst.catalogue"):
+            key = dg.AssetKey(table.split("."))
+            done = instance.get_materialized_partitions(key)
+            assert sorted(done) == expected, table
 
 
 @pytest.mark.parametrize("table", MART_TABLES + RAW_TABLES)
