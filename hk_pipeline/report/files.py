@@ -9,8 +9,8 @@ from pathlib import Path
 import duckdb
 
 from hk_pipeline.faults import fault_point
-from hk_pipeline.report.chart import NO_BARS_TEXT, index_paths, render_chart
-from hk_pipeline.report.markdown import render_review
+from hk_pipeline.report.chart import NO_BARS_TEXT, draw_chart, index_paths
+from hk_pipeline.report.markdown import read_review_data, review_text
 
 
 def report_paths(trade_date: date, snapshot: str, reports_dir: Path) -> tuple[Path, Path]:
@@ -26,19 +26,23 @@ def write_report(
 
     Each file is written to a temporary name and renamed, so a reader never sees half a file.
     The Markdown links the chart by its file name, and says when there were no intraday bars
-    to draw.
+    to draw. The rows are read once for both (the chart's breadth and sources are the
+    review's, and the bars tell whether to add that note).
     """
     reports_dir = Path(reports_dir)
     reports_dir.mkdir(parents=True, exist_ok=True)
     md_path, png_path = report_paths(trade_date, snapshot, reports_dir)
 
+    data = read_review_data(con, trade_date, snapshot)
+    paths = index_paths(con, trade_date, snapshot)
+
     tmp_png = png_path.with_name(f".{png_path.name}.tmp")
-    render_chart(con, trade_date, snapshot, tmp_png)
+    draw_chart(trade_date, snapshot, paths, data.breadth, data.sources, tmp_png)
     fault_point("report.chart_before_rename")
     os.replace(tmp_png, png_path)
 
-    text = render_review(con, trade_date, snapshot)
-    if index_paths(con, trade_date, snapshot).empty:
+    text = review_text(trade_date, snapshot, data)
+    if paths.empty:
         # a source without bars (a landing set without its optional bars file): say so
         text += f"\n_Chart: {NO_BARS_TEXT}; it shows breadth only._\n"
     text += f"\n![{trade_date.isoformat()} {snapshot} chart]({png_path.name})\n"

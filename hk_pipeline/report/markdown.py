@@ -9,6 +9,7 @@ turnover in HKD billions with three decimals, codes without leading zeros plus `
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 
 import duckdb
@@ -407,24 +408,49 @@ def _turnover(top: pd.DataFrame) -> list[str]:
     return lines
 
 
-def render_review(con: duckdb.DuckDBPyConnection, trade_date: date, snapshot: str) -> str:
-    """The review of partition (trade_date, snapshot) as Markdown."""
-    moves = read_mart(con, "index_moves", trade_date, snapshot)
-    attribution = read_mart(con, "index_attribution", trade_date, snapshot)
-    breadth = read_mart(con, "market_breadth", trade_date, snapshot)
-    sectors = read_mart(con, "sector_performance", trade_date, snapshot)
-    top = read_mart(con, "top_turnover", trade_date, snapshot)
-    macro = read_mart(con, "macro_asof", trade_date, snapshot)
+@dataclass(frozen=True)
+class ReviewData:
+    """The rows one review is written from, read once (write_report shares them with the chart)."""
 
+    moves: pd.DataFrame
+    attribution: pd.DataFrame
+    breadth: pd.DataFrame
+    sectors: pd.DataFrame
+    top: pd.DataFrame
+    macro: pd.DataFrame
+    sources: list[str]
+
+
+def read_review_data(con: duckdb.DuckDBPyConnection, trade_date: date, snapshot: str) -> ReviewData:
+    """The partition's mart rows and quote sources."""
+    part = (trade_date, snapshot)
+    return ReviewData(
+        moves=read_mart(con, "index_moves", *part),
+        attribution=read_mart(con, "index_attribution", *part),
+        breadth=read_mart(con, "market_breadth", *part),
+        sectors=read_mart(con, "sector_performance", *part),
+        top=read_mart(con, "top_turnover", *part),
+        macro=read_mart(con, "macro_asof", *part),
+        sources=quote_sources(con, *part),
+    )
+
+
+def review_text(trade_date: date, snapshot: str, data: ReviewData) -> str:
+    """The review of partition (trade_date, snapshot) as Markdown, from rows already read."""
     lines = [
-        _title(trade_date, snapshot, moves, sectors),
+        _title(trade_date, snapshot, data.moves, data.sectors),
         "",
         f"*{trade_date.isoformat()}, {snapshot_phrase(trade_date, snapshot)}."
-        f" {source_line(quote_sources(con, trade_date, snapshot))}.*",
+        f" {source_line(data.sources)}.*",
         "",
     ]
-    lines += _overview(moves, breadth, attribution, trade_date, snapshot)
-    lines += _sectors(sectors, top)
-    lines += _macro(macro)
-    lines += _turnover(top)
+    lines += _overview(data.moves, data.breadth, data.attribution, trade_date, snapshot)
+    lines += _sectors(data.sectors, data.top)
+    lines += _macro(data.macro)
+    lines += _turnover(data.top)
     return "\n".join(lines).rstrip() + "\n"
+
+
+def render_review(con: duckdb.DuckDBPyConnection, trade_date: date, snapshot: str) -> str:
+    """The review of partition (trade_date, snapshot) as Markdown."""
+    return review_text(trade_date, snapshot, read_review_data(con, trade_date, snapshot))

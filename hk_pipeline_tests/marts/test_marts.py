@@ -217,3 +217,131 @@ def test_write_mart_rolls_back_on_failure(warehouse) -> None:
     # an empty frame empties the partition
     write_mart(con, "top_turnover", frame.iloc[0:0], trade_date=D, snapshot="midday", run_id="r3")
     assert con.execute("SELECT count(*) FROM mart.top_turnover").fetchall()[0][0] == 0
+
+
+class _Recorder:
+    """A connection that records its statements (DuckDB's own objects take no attributes)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+        self.statements: list[str] = []
+
+    def execute(self, sql: str, *args: object) -> duckdb.DuckDBPyConnection:
+        self.statements.append(" ".join(sql.split()))
+        return self.con.execute(sql, *args)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.con, name)
+
+    def catalogue_writes(self) -> list[str]:
+        return [s for s in self.statements if s.startswith(("CREATE", "COMMENT"))]
+
+
+def _comments(con: duckdb.DuckDBPyConnection, name: str) -> tuple[str, dict[str, str]]:
+    table = con.execute(
+        "SELECT comment FROM duckdb_tables() WHERE schema_name = 'mart' AND table_name = ?",
+        [name],
+    ).fetchall()[0][0]
+    columns = con.execute(
+        "SELECT column_name, comment FROM duckdb_columns() "
+        "WHERE schema_name = 'mart' AND table_name = ?",
+        [name],
+    ).fetchall()
+    return table, dict(columns)
+
+
+def test_write_mart_sets_the_table_up_once_per_connection(warehouse) -> None:
+    frame = compute_mart(warehouse, "market_breadth", D, "midday")
+    run = _Recorder(warehouse)
+    write_mart(run, "market_breadth", frame, trade_date=D, snapshot="midday", run_id="r1")
+    assert any(s.startswith("CREATE TABLE") for s in run.catalogue_writes())
+    assert any(s.startswith("COMMENT ON COLUMN") for s in run.catalogue_writes())
+    table, columns = _comments(warehouse, "market_breadth")
+    run.statements.clear()
+    write_mart(run, "market_breadth", frame, trade_date=D, snapshot="midday", run_id="r2")
+    assert run.catalogue_writes() == []
+    # the next run's connection finds table and comments in place: nothing to (re)write
+    next_run = _Recorder(warehouse.cursor())
+    write_mart(next_run, "market_breadth", frame, trade_date=D, snapshot="midday", run_id="r3")
+    assert next_run.catalogue_writes() == []
+    assert _comments(warehouse, "market_breadth") == (table, columns)
+
+
+def test_a_new_connection_restores_edited_comments(warehouse) -> None:
+    frame = compute_mart(warehouse, "top_movers", D, "midday")
+    write_mart(warehouse, "top_movers", frame, trade_date=D, snapshot="midday", run_id="r1")
+    expected = _comments(warehouse, "top_movers")
+    warehouse.execute("COMMENT ON TABLE mart.top_movers IS 'edited'")
+    warehouse.execute("COMMENT ON COLUMN mart.top_movers.symbol IS 'edited'")
+    write_mart(
+        warehouse.cursor(), "top_movers", frame, trade_date=D, snapshot="midday", run_id="r2"
+    )
+    assert _comments(warehouse, "top_movers") == expected
+
+
+def test_write_mart_recreates_a_dropped_table(warehouse) -> None:
+    con = warehouse
+    frame = compute_mart(con, "market_breadth", D, "midday")
+    write_mart(con, "market_breadth", frame, trade_date=D, snapshot="midday", run_id="r1")
+    expected = _comments(con, "market_breadth")
+    con.execute("DROP TABLE mart.market_breadth")  # what the stale-table error tells users to do
+    assert write_mart(con, "market_breadth", frame, trade_date=D, snapshot="midday", run_id="r2")
+    rows = con.execute("SELECT run_id, count(*) FROM mart.market_breadth GROUP BY ALL")
+    assert rows.fetchall() == [("r2", 6)]
+    assert _comments(con, "market_breadth") == expected
+
+
+def test_a_stale_mart_table_is_refused_on_every_connection(warehouse) -> None:
+    con = warehouse
+    frame = compute_mart(con, "top_turnover", D, "midday")
+    write_mart(con, "top_turnover", frame, trade_date=D, snapshot="midday", run_id="r1")
+    # as if the table was created before the SQL gained this column
+    con.execute("ALTER TABLE mart.top_turnover DROP COLUMN turnover")
+    for connection in (con, con.cursor()):
+        with pytest.raises(ValueError, match=r"no column\(s\) \['turnover'\].*DROP TABLE"):
+            write_mart(
+                connection, "top_turnover", frame, trade_date=D, snapshot="midday", run_id="r"
+            )
+    assert con.execute("SELECT DISTINCT run_id FROM mart.top_turnover").fetchall() == [("r1",)]
+
+
+def test_a_rolled_back_creation_is_redone(warehouse) -> None:
+    con = warehouse
+    frame = compute_mart(con, "top_turnover", D, "midday")
+    broken = frame.assign(turnover="not a number")
+    write_mart(con, "top_turnover", frame, trade_date=D, snapshot="midday", run_id="r1")
+    con.execute("DROP TABLE mart.top_turnover")
+    with pytest.raises(duckdb.Error):  # re-creates the table, then fails: all rolled back
+        write_mart(con, "top_turnover", broken, trade_date=D, snapshot="midday", run_id="r2")
+    exists = "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'top_turnover'"
+    assert con.execute(exists).fetchall() == [(0,)]
+    assert write_mart(con, "top_turnover", frame, trade_date=D, snapshot="midday", run_id="r3")
+    assert con.execute("SELECT DISTINCT run_id FROM mart.top_turnover").fetchall() == [("r3",)]
+
+
+def test_write_mart_checks_arguments_whether_or_not_the_table_exists(warehouse) -> None:
+    empty = compute_mart(warehouse, "macro_asof", D, "midday").iloc[0:0]
+    for _ in range(2):  # creates the table, then finds it
+        write_mart(warehouse, "macro_asof", empty, trade_date=D, snapshot="midday", run_id="r")
+        with pytest.raises(ValueError, match="snapshot"):
+            write_mart(warehouse, "macro_asof", empty, trade_date=D, snapshot="evening", run_id="r")
+        saturday = date(2025, 11, 22)  # macro_asof binds $as_of, the snapshot's instant
+        with pytest.raises(ValueError, match="not an HKEX trading day"):
+            write_mart(
+                warehouse, "macro_asof", empty, trade_date=saturday, snapshot="close", run_id="r"
+            )
+
+
+def test_mart_sql_reads_an_edited_file_again(tmp_path, monkeypatch) -> None:
+    from hk_pipeline.marts import runner
+
+    text = (runner.MARTS_DIR / "mart.top_movers.sql").read_text(encoding="utf-8")
+    copy = tmp_path / "mart.top_movers.sql"
+    copy.write_text(text, encoding="utf-8")
+    monkeypatch.setattr(runner, "MARTS_DIR", tmp_path)
+    assert mart_sql("top_movers") == text.strip().rstrip(";").rstrip()
+    copy.write_text(text + "\n-- edited\n", encoding="utf-8")
+    assert mart_sql("top_movers").endswith("-- edited")
+    copy.unlink()
+    with pytest.raises(FileNotFoundError, match="is missing"):
+        mart_sql("top_movers")

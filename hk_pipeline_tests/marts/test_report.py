@@ -9,10 +9,13 @@ written as the recap writes them, in the recap's order.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pytest
 from matplotlib import image as mpimg
@@ -119,6 +122,92 @@ def test_chart_without_bars_does_not_fail(tmp_path: Path) -> None:
     path = render_chart(con, D, "midday", tmp_path / "c.png")
     assert path.read_bytes()[:8] == PNG_SIGNATURE
     con.close()
+
+
+@pytest.fixture
+def bare(tmp_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The tiny warehouse without intraday bars."""
+    from hk_pipeline.warehouse import connect
+
+    con = connect(tmp_path / "bare.duckdb")
+    populate(con, with_bars=False)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def _on_a_new_thread(fn: Callable[[], Path]) -> Path:
+    """Run fn on a thread of its own: it draws on a figure built for it."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(fn).result()
+
+
+def test_chart_does_not_depend_on_the_chart_drawn_before(warehouse, bare, tmp_path: Path) -> None:
+    """The figure is reused between calls: every state (lines and legend, no bars, no breadth)
+    must come out byte for byte as on a new figure, whatever was drawn before it."""
+    from hk_pipeline.report.chart import draw_chart, index_paths
+
+    no_breadth = pd.DataFrame({"universe": pd.Series([], dtype=str)})
+    charts: dict[str, Callable[[Path], Path]] = {
+        "midday": lambda p: render_chart(warehouse, D, "midday", p),
+        "close": lambda p: render_chart(warehouse, D, "close", p),
+        "no bars": lambda p: render_chart(bare, D, "midday", p),
+        "no breadth": lambda p: draw_chart(
+            D, "close", index_paths(warehouse, D, "close"), no_breadth, ["hkex"], p
+        ),
+    }
+    fresh = {
+        name: _on_a_new_thread(lambda draw=draw, name=name: draw(tmp_path / f"new {name}.png"))
+        for name, draw in charts.items()
+    }
+    for order in (["midday", "no bars", "midday"], ["no breadth", "close", "no bars"]):
+        for i, name in enumerate(order):
+            drawn = charts[name](tmp_path / f"{i} {name}.png")
+            assert drawn.read_bytes() == fresh[name].read_bytes(), (order, name)
+    assert len({p.read_bytes() for p in fresh.values()}) == len(fresh)
+
+
+def _paths(series: dict[str, list[float]]) -> pd.DataFrame:
+    """Index paths as index_paths returns them, one point a minute from 09:30."""
+    start = pd.Timestamp("2025-11-21 09:30")
+    rows = [
+        (code, start + pd.Timedelta(minutes=i), value)
+        for code, values in series.items()
+        for i, value in enumerate(values)
+    ]
+    return pd.DataFrame(rows, columns=["symbol", "ts_local", "change_pct"])
+
+
+def test_legend_place_does_not_depend_on_the_chart_drawn_before(warehouse, tmp_path: Path) -> None:
+    """The legend goes where no line is (loc="best"); a line of the previous chart that is
+    not in this one must not count. Here HSCEI ran along the top left, where the legend of
+    the HSI-only chart (a rising diagonal) goes."""
+    from hk_pipeline.marts.runner import read_mart
+    from hk_pipeline.report.chart import draw_chart
+
+    breadth = read_mart(warehouse, "market_breadth", D, "midday")
+    rising = list(np.linspace(0, 1, 30))
+    hsi_only = _paths({"HSI": rising})
+    with_hscei = _paths({"HSI": rising, "HSCEI": [1.0] * 30})
+
+    def draw(paths: pd.DataFrame, name: str) -> bytes:
+        return draw_chart(D, "midday", paths, breadth, [], tmp_path / name).read_bytes()
+
+    fresh = _on_a_new_thread(lambda: draw_chart(D, "midday", hsi_only, breadth, [], tmp_path / "f"))
+    draw(with_hscei, "before.png")
+    assert draw(hsi_only, "after.png") == fresh.read_bytes()
+
+
+def test_write_report_is_the_chart_and_the_review(warehouse, bare, tmp_path: Path) -> None:
+    """write_report reads the partition once for both: the same files as the parts alone."""
+    for con, note in ((warehouse, ""), (bare, "\n_Chart: no intraday bars for this snapshot; ")):
+        md, png = write_report(con, D, "midday", tmp_path / "reports")
+        assert png.read_bytes() == render_chart(con, D, "midday", tmp_path / "c.png").read_bytes()
+        text = md.read_text(encoding="utf-8")
+        review = render_review(con, D, "midday")
+        assert text.startswith(review + note)
+        assert text.endswith("\n![2025-11-21 midday chart](2025-11-21_midday.png)\n")
 
 
 def test_close_chart_spans_the_whole_day(warehouse) -> None:

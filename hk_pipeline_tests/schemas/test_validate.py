@@ -532,3 +532,61 @@ def test_column_schema_feeds_dagster() -> None:
         "ts": "Datetime(time_unit='us', time_zone='Asia/Hong_Kong')",
         "volume": "Int64",
     }
+
+
+def _failing_frames() -> list[tuple[str, pd.DataFrame]]:
+    """Frames with rejections of every kind, with and without a duplicated key."""
+    dup_bars = pd.concat([bars(), bars().iloc[[0]]], ignore_index=True)
+    dup_bars.loc[1, "high"] = 599.0
+    off_bars = bars()
+    off_bars.loc[0, "close"] = 600.3
+    off_bars.loc[1, "volume"] = None
+    off_bars.loc[2, "symbol"] = "HSX"
+    no_dup = bad_quotes()
+    no_dup.loc[3, "symbol"] = "00004"
+    return [
+        ("raw.quotes", bad_quotes()),
+        ("raw.quotes", no_dup),
+        ("raw.intraday_bars", dup_bars),
+        ("raw.intraday_bars", off_bars),
+        *[(table, make()) for table, make in VALID_FRAMES.items()],
+    ]
+
+
+def test_proven_unique_frames_skip_the_key_check_with_the_same_outcome(monkeypatch) -> None:
+    """A frame whose row hashes differ skips pandera's uniqueness check; reasons, their order
+    and failure counts are those of the full check."""
+    from hk_pipeline.schemas import validate
+
+    for table, df in _failing_frames():
+        fast = validate_frame(table, df.copy())
+        with monkeypatch.context() as m:
+            m.setattr(validate, "_surely_unique", lambda frame, key: False)
+            full = validate_frame(table, df.copy())
+        pd.testing.assert_frame_equal(fast.rejected, full.rejected)
+        assert list(fast.failure_counts.items()) == list(full.failure_counts.items())
+        assert fast.frame.equals(full.frame), table
+
+
+def test_surely_unique_proves_only_what_holds() -> None:
+    from hk_pipeline.schemas.validate import _surely_unique
+
+    day = datetime(2025, 11, 21).date()
+    frame = pl.DataFrame(
+        {"d": [day] * 3, "s": ["a", "b", "a"], "n": [1, 2, 3], "x": [1.0, 2.0, 1.0]}
+    )
+    assert _surely_unique(frame, ["d", "s", "n"])
+    assert not _surely_unique(frame, ["d", "s"])  # rows 0 and 2
+    assert not _surely_unique(frame, ["x"])  # floats (NaN, -0.0) are left to pandera
+    assert not _surely_unique(pl.DataFrame({"s": [None, None]}, schema={"s": pl.String}), ["s"])
+    assert _surely_unique(frame.head(0), ["d", "s"])
+
+
+def test_input_frame_index_and_columns_are_left_alone() -> None:
+    df = quotes()
+    df.index = pd.Index([10, 11, 12, 13])
+    df.loc[11, "low"] = -9.9
+    out = validate_frame("raw.quotes", df)
+    assert out.rejected["row_number"].tolist() == [1]  # positions, not index labels
+    assert df.index.tolist() == [10, 11, 12, 13]
+    assert df["low"].tolist() == [9.9, -9.9, 9.9, 9.9]
