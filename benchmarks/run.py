@@ -62,7 +62,9 @@ def fresh_env(home: Path) -> dict[str, str]:
     return env
 
 
-def run_workload(m: Measure, repeat: int, make_cmd, rows_from_output=None) -> Measure:
+def run_workload(m: Measure, repeat: int, make_cmd, rows_from_output=None, after=None) -> Measure:
+    """Run ``make_cmd(home)`` ``repeat`` times, each in a new home; ``after(home, stdout)``
+    measures what the run left before the home is removed."""
     for _ in range(repeat):
         with tempfile.TemporaryDirectory(prefix="hkbench-") as tmp:
             home = Path(tmp)
@@ -72,6 +74,8 @@ def run_workload(m: Measure, repeat: int, make_cmd, rows_from_output=None) -> Me
             m.rss_mb.append(rss)
             if rows_from_output:
                 m.rows = rows_from_output(out, home)
+            if after:
+                after(home, out)
     return m
 
 
@@ -94,7 +98,7 @@ def floor(start: date, end: date, days: int, repeat: int) -> Measure:
     return run_workload(m, repeat, cmd, lambda out, _h: int(out.split("rows=")[1].split()[0]))
 
 
-def pipeline(start: date, end: date, days: int, repeat: int) -> Measure:
+def pipeline(start: date, end: date, days: int, repeat: int, after=None) -> Measure:
     m = Measure(f"pipeline {days} d", days=days, note="hk-pipeline backfill, all assets+checks")
 
     def cmd(_home: Path) -> list[str]:
@@ -107,7 +111,45 @@ def pipeline(start: date, end: date, days: int, repeat: int) -> Measure:
             end.isoformat(),
         ]
 
-    return run_workload(m, repeat, cmd, lambda _o, home: raw_rows(home))
+    return run_workload(m, repeat, cmd, lambda _o, home: raw_rows(home), after)
+
+
+def view_timer(days: int) -> tuple[dict[str, Measure], object]:
+    """Measures of each analyst view, and the ``after`` hook filling them from a run's home."""
+    from benchmarks.views import documented_views
+
+    measures = {
+        name: Measure(f"view {name}, {days} d", note="median of 5 reads, published catalogue")
+        for name in documented_views()
+    }
+
+    def after(home: Path, _out: str) -> None:
+        cmd = [str(BIN / "python"), "-m", "benchmarks.views", "--home", str(home)]
+        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, check=True)
+        for line in proc.stdout.splitlines():
+            fields = dict(f.split("=", 1) for f in line.split())
+            m = measures[fields["view"]]
+            m.seconds.append(float(fields["median_ms"]) / 1000)
+            m.rows = int(fields["rows"])
+
+    return measures, after
+
+
+def in_process(repeat: int) -> list[Measure]:
+    """One snapshot in-process after imports: the process's first run, then a warm one."""
+    first = Measure("one snapshot, in-process, first run", note="after dagster is imported")
+    warm = Measure("one snapshot, in-process, warm", note="second snapshot, same process")
+
+    def record(_home: Path, out: str) -> None:
+        fields = dict(f.split("=", 1) for f in out.split())
+        first.seconds.append(float(fields["first_seconds"]))
+        warm.seconds.append(float(fields["warm_seconds"]))
+
+    whole = Measure("in-process workload")
+    run_workload(whole, repeat, lambda _h: [str(BIN / "python"), "-m", "benchmarks.in_process"],
+                 after=record)  # fmt: skip
+    first.rss_mb = warm.rss_mb = whole.rss_mb
+    return [first, warm]
 
 
 def cold_snapshot(repeat: int) -> Measure:
@@ -150,16 +192,38 @@ def table(
             if baseline_per_day and m.days and m.name.startswith("pipeline")
             else ""
         )
-        rss = f"{max(m.rss_mb):.0f}"
+        rss = f"{max(m.rss_mb):.0f}" if m.rss_mb else ""
         cells = [m.name, f"{med:.2f}", per_day, rps, rss, x_floor, vs_base]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def machine() -> str:
+    """CPU model, cores and memory, for the table's caption."""
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+        mem_kb = next(
+            int(line.split()[1])
+            for line in Path("/proc/meminfo").read_text().splitlines()
+            if line.startswith("MemTotal")
+        )
+        memory = f"{mem_kb / 1024**2:.0f} GiB"
+    except (OSError, StopIteration, ValueError):
+        memory = "unknown memory"
+    return f"{platform.node()}, {model}, {os.cpu_count()} CPUs, {memory}"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="hk_pipeline benchmark")
     parser.add_argument("--quick", action="store_true", help="smoke run: 2 days, one repeat")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--year-repeat", type=int, help="repeats of the largest range (default: --repeat)"
+    )
     parser.add_argument("--baseline-days", type=int, default=10)
     parser.add_argument(
         "--days", type=int, nargs="+", help="range sizes to run (default 5 20 and the year)"
@@ -169,16 +233,22 @@ def main() -> None:
 
     repeat = 1 if args.quick else args.repeat
     all_days = calendar.trading_days(*YEAR)
-    sizes = [2] if args.quick else (args.days or [5, 20, len(all_days)])
+    sizes = [2] if args.quick else sorted(args.days or [5, 20, len(all_days)])
     measures: list[Measure] = []
     floors: dict[int, float] = {}
+    views, after = view_timer(sizes[-1])
     for n in sizes:
         start, end = all_days[0], all_days[n - 1]
-        f = floor(start, end, n, repeat)
+        largest = n == sizes[-1]
+        times = (args.year_repeat or repeat) if largest and not args.quick else repeat
+        f = floor(start, end, n, times)
         floors[n] = f.median
         measures.append(f)
-        measures.append(pipeline(start, end, n, repeat))
+        measures.append(pipeline(start, end, n, times, after if largest else None))
+        print(f"... {n} d: floor {f.median:.1f}s, pipeline {measures[-1].median:.1f}s", flush=True)
     measures.append(cold_snapshot(repeat))
+    measures.extend(in_process(repeat))
+    measures.extend(views.values())
     baseline_per_day = None
     if shutil.which(str(BIN / "dagster")):
         from benchmarks import baseline
@@ -189,10 +259,7 @@ def main() -> None:
             bm = baseline.measure(all_days[: args.baseline_days], repeat=1)
         measures.append(bm)
         baseline_per_day = bm.median / bm.days
-    print(
-        f"hk_pipeline benchmark, {date.today()}, {platform.node()}, {os.cpu_count()} CPUs,"
-        f" Python {platform.python_version()}"
-    )
+    print(f"hk_pipeline benchmark, {date.today()}, {machine()}, Python {platform.python_version()}")
     print(table(measures, floors, baseline_per_day))
 
 

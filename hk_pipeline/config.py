@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,11 +37,22 @@ class Settings:
     def landing_dir(self) -> Path:
         return self.home / "landing"
 
+    @property
+    def cache_dir(self) -> Path:
+        """Files the pipeline can rebuild at will (the built sample market)."""
+        return self.home / "cache"
+
+
+def pipeline_home(environ: Mapping[str, str] | None = None) -> Path:
+    """HK_PIPELINE_HOME, absolute; ``data`` under the working directory when unset."""
+    env = os.environ if environ is None else environ
+    return Path(env.get("HK_PIPELINE_HOME", "data")).expanduser().resolve()
+
 
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
     """Read HK_PIPELINE_* variables; raise ConfigError naming the variable on a bad value."""
     env = os.environ if environ is None else environ
-    home = Path(env.get("HK_PIPELINE_HOME", "data")).expanduser().resolve()
+    home = pipeline_home(env)
     source = env.get("HK_PIPELINE_SOURCE", "sample").strip().lower()
     if source not in SOURCES:
         raise ConfigError(f"HK_PIPELINE_SOURCE={source!r}: expected one of {', '.join(SOURCES)}")

@@ -33,7 +33,7 @@ def get_source(name: str, settings: Settings) -> MarketSource:
     if name == "sample":
         from hk_pipeline.sources.sample import SampleSource
 
-        return SampleSource()
+        return SampleSource(cache_dir=settings.cache_dir)
     if name == "landing":
         from hk_pipeline.sources.landing import LandingSource
 

@@ -1,8 +1,10 @@
 """The offline sample market: a deterministic simulator anchored on real figures.
 
 Same day in, same rows out, on any machine: every random number is a hash of (symbol,
-date, stream), and the whole daily path is rebuilt from the start in about a second per
-process (then memoised, which only saves time). Every row carries source = 'sample'.
+date, stream), and the whole daily path is built from the start, about 2 s of work that
+is then kept in memory and on disk under the home's cache folder (sample_market.disk_cache;
+both only save time, the stored copy is bit for bit the built one). Every row carries
+source = 'sample'.
 What is real: the HSI closes, the HSI member lists, the recap's figures for 2025-11-21
 mid-day, the named large caps and the macro readings marked real in sample_reference.
 Everything else is simulated.
@@ -10,27 +12,61 @@ Everything else is simulated.
 
 from __future__ import annotations
 
+import threading
 from datetime import date, datetime
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 from hk_pipeline import calendar
+from hk_pipeline.config import Settings, pipeline_home
 from hk_pipeline.sources import sample_reference as ref
-from hk_pipeline.sources.sample_market import daily, intraday, recap
+from hk_pipeline.sources.sample_market import daily, disk_cache, intraday, recap
 from hk_pipeline.sources.sample_market.daily import INDEX_CODES, DailyMarket
 
 SOURCE = "sample"
 
 
-@lru_cache(maxsize=1)
-def market() -> DailyMarket:
-    """The whole simulated market, every share and index on every trading day."""
+_memo: dict[str, DailyMarket] = {}
+_memo_lock = threading.Lock()
+
+
+def market(cache_dir: Path | None = None) -> DailyMarket:
+    """The whole simulated market, every share and index on every trading day.
+
+    One per process: the first call loads it from `cache_dir` (default: the cache folder of
+    the home, HK_PIPELINE_HOME or ./data), or builds it and stores it there; later calls
+    return that object whichever folder they name, since every copy is the same.
+    """
+    with _memo_lock:
+        if "market" not in _memo:
+            days = daily.sample_days()
+            folder = default_cache_dir() if cache_dir is None else cache_dir
+            _memo["market"] = disk_cache.load_or_build(folder, days, lambda: build_market(days))
+        return _memo["market"]
+
+
+def _forget_market() -> None:
+    with _memo_lock:
+        _memo.clear()
+
+
+market.cache_clear = _forget_market  # type: ignore[attr-defined]  # as with lru_cache
+
+
+def default_cache_dir() -> Path:
+    """Where a source made without a home keeps the market: the cache of the default home."""
+    return Settings(home=pipeline_home()).cache_dir
+
+
+def build_market(days: list[date] | None = None) -> DailyMarket:
+    """Simulate the market from scratch (about 2 s); market() builds only on a cache miss."""
     universe = ref.securities_universe().reset_index(drop=True)
     membership = ref.index_membership()
-    days = daily.sample_days()
+    days = daily.sample_days() if days is None else days
     m = daily.simulate(universe, membership, ref.hsi_official_closes(), days)
     daily.recorded_closes(m)
     pins = recap.load_pins()
@@ -62,6 +98,14 @@ def _arrow_backed(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def _constant(value: pa.Scalar, n: int) -> pd.Series:
+    """``n`` copies of ``value`` as an Arrow-backed column, built without Python objects."""
+    array = pa.DictionaryArray.from_arrays(
+        pa.array(np.zeros(n, dtype=np.int32)), pa.array([value.as_py()], value.type)
+    ).dictionary_decode()
+    return pd.Series(pd.arrays.ArrowExtensionArray(array))
+
+
 def _check_day(d: date) -> None:
     if not calendar.is_trading_day(d):
         raise ValueError(f"{d} is not an HKEX trading day")
@@ -72,8 +116,15 @@ class SampleSource:
 
     name = SOURCE
 
+    def __init__(self, cache_dir: Path | None = None) -> None:
+        """`cache_dir`: where the built market is kept between processes (see market())."""
+        self.cache_dir = cache_dir
+
+    def _market(self) -> DailyMarket:
+        return market(self.cache_dir)
+
     def securities(self, trade_date: date) -> pd.DataFrame:
-        u = market().universe
+        u = self._market().universe
         listed = pd.to_datetime(u["listed_on"]).dt.date
         delisted = pd.to_datetime(u["delisted_on"]).dt.date
         alive = (listed <= trade_date) & (delisted.isna() | (delisted > trade_date))
@@ -97,7 +148,7 @@ class SampleSource:
         ).reset_index(drop=True)
 
     def index_constituents(self, trade_date: date) -> pd.DataFrame:
-        m = market()
+        m = self._market()
         rows = daily.constituent_factors(m.universe, ref.index_membership())
         in_force = (rows["valid_from"] <= trade_date) & (
             rows["valid_to"].isna() | (rows["valid_to"] > trade_date)
@@ -118,7 +169,7 @@ class SampleSource:
 
     def quotes(self, trade_date: date, snapshot: str) -> pd.DataFrame:
         _check_day(trade_date)
-        m = market()
+        m = self._market()
         k = m.day(trade_date)
         day = simulated_day(trade_date)
         alive = np.flatnonzero(m.alive[:, k])
@@ -137,7 +188,7 @@ class SampleSource:
 
     def index_levels(self, trade_date: date, snapshot: str) -> pd.DataFrame:
         _check_day(trade_date)
-        m = market()
+        m = self._market()
         k = m.day(trade_date)
         day = simulated_day(trade_date)
         rows = []
@@ -166,7 +217,7 @@ class SampleSource:
 
     def intraday_bars(self, trade_date: date, snapshot: str) -> pd.DataFrame:
         _check_day(trade_date)
-        m = market()
+        m = self._market()
         day = simulated_day(trade_date)
         bars = day.morning if snapshot == "midday" else day.afternoon
         n, t = bars.close.shape
@@ -189,14 +240,26 @@ class SampleSource:
                 cols[col].append(part[col].to_numpy(float))
             cols["volume"].append(np.zeros(len(part), dtype=np.int64))
             cols["turnover"].append(np.zeros(len(part)))
-        data = {name: np.concatenate(parts) for name, parts in cols.items()}
-        out = pd.DataFrame(data)
+        data = {name: np.concatenate(parts) for name, parts in cols.items() if name != "symbol"}
+        n_rows = len(data["ts"])
+        out = pd.DataFrame(
+            {
+                "trade_date": _constant(pa.scalar(trade_date, pa.date32()), n_rows),
+                "snapshot": _constant(pa.scalar(snapshot, pa.string()), n_rows),
+                # one Arrow string array from the symbol per row: Python strings are not
+                # converted one by one (it cost ~30 ms a close snapshot)
+                "symbol": pd.Series(
+                    pd.arrays.ArrowExtensionArray(
+                        pa.array(np.concatenate(cols["symbol"]), pa.string())
+                    )
+                ),
+                **data,
+                "source": _constant(pa.scalar(SOURCE, pa.string()), n_rows),
+            }
+        )
         out["ts"] = pd.DatetimeIndex(data["ts"], tz="UTC").tz_convert(calendar.TZ)
         out["volume"] = out["volume"].astype("int64")
-        out.insert(0, "snapshot", snapshot)
-        out.insert(0, "trade_date", trade_date)
-        out["source"] = SOURCE
-        return _arrow_backed(out)
+        return out
 
     def macro_series(self, as_of: datetime) -> pd.DataFrame:
         readings = ref.macro_readings()
