@@ -193,7 +193,8 @@ def table(
             else ""
         )
         rss = f"{max(m.rss_mb):.0f}" if m.rss_mb else ""
-        cells = [m.name, f"{med:.2f}", per_day, rps, rss, x_floor, vs_base]
+        seconds = f"{med:.3f}" if med < 1 else f"{med:.2f}"
+        cells = [m.name, seconds, per_day, rps, rss, x_floor, vs_base]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

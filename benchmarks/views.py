@@ -31,7 +31,7 @@ def time_view(con: duckdb.DuckDBPyConnection, name: str, repeat: int) -> tuple[i
     seconds, rows = [], 0
     for _ in range(repeat):
         t0 = time.perf_counter()
-        rows = con.execute(f"SELECT * FROM views.{name}").fetch_arrow_table().num_rows
+        rows = con.sql(f"SELECT * FROM views.{name}").to_arrow_table().num_rows
         seconds.append(time.perf_counter() - t0)
     return rows, statistics.median(seconds)
 
