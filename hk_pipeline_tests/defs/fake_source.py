@@ -3,6 +3,7 @@
 ``variant`` injects faults: ``negative_price`` makes one non-constituent quote negative,
 ``bad_constituent`` makes an HSI member's quote negative, ``all_bad`` makes every quote
 negative, ``level_off`` puts the official HSI 100 bp away from the Hang Seng formula.
+``<variant>@YYYY-MM-DD`` applies the variant on that trading day only.
 """
 
 from __future__ import annotations
@@ -35,6 +36,11 @@ class FakeSource:
 
     def __init__(self, variant: str = "good") -> None:
         self.variant = variant
+
+    def variant_on(self, trade_date: date) -> str:
+        """The variant in force on ``trade_date`` (``good`` outside an ``@day`` variant's day)."""
+        variant, _, day = self.variant.partition("@")
+        return variant if not day or date.fromisoformat(day) == trade_date else "good"
 
     def securities(self, trade_date: date) -> pd.DataFrame:
         return pd.DataFrame(
@@ -99,7 +105,7 @@ class FakeSource:
             "negative_price": [NON_MEMBER],
             "bad_constituent": ["00700"],
             "all_bad": list(SHARES),
-        }.get(self.variant, [])
+        }.get(self.variant_on(trade_date), [])
         frame.loc[frame["symbol"].isin(bad), ["last", "low"]] = -1.0
         return frame
 
@@ -111,7 +117,7 @@ class FakeSource:
             now = sum(SHARES[s][3] * SHARES[s][4] for s in MEMBERS[code])
             before = sum(SHARES[s][2] * SHARES[s][4] for s in MEMBERS[code])
             last = round(prev * now / before, 2)
-            if self.variant == "level_off" and code == "HSI":
+            if self.variant_on(trade_date) == "level_off" and code == "HSI":
                 last = round(last * 1.01, 2)  # 100 bp away from the formula
             rows.append(
                 {
