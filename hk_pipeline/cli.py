@@ -27,9 +27,10 @@ if TYPE_CHECKING:
 DAGSTER_YAML = PACKAGE_DIR / "dagster.yaml"
 WORKSPACE_YAML = PROJECT_DIR / "workspace.yaml"
 QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+PLANNED_EVENTS_VARIABLE = "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS"
 # Trading days per backfill run: Dagster's per-run cost (~1.5 s) is paid once per batch, and
 # a refused partition stops the backfill with at most one batch partly written.
-DEFAULT_BATCH_DAYS = 10
+DEFAULT_BATCH_DAYS = 20
 
 
 class CliError(Exception):
@@ -53,6 +54,12 @@ def prepare_environment(source: str | None) -> Settings:
     if not (home / "dagster.yaml").exists():
         shutil.copyfile(DAGSTER_YAML, home / "dagster.yaml")
     os.environ["DAGSTER_HOME"] = str(home)
+    # A run over a range of partitions records one "materialisation planned" event per asset
+    # instead of one per asset and partition: ~0.1 s a partition of SQLite event-log writes.
+    # Dagster's trade-off: partitions of a ranged run that fails show as missing, not failed,
+    # in the UI (the run, and the backfill's line, say which partition failed). Single-partition
+    # runs are unaffected. Set the variable to false to get per-partition events back.
+    os.environ.setdefault(PLANNED_EVENTS_VARIABLE, "true")
     return settings
 
 

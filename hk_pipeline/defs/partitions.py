@@ -58,13 +58,13 @@ def parse_partition_key(key: str | dg.MultiPartitionKey) -> tuple[date, str]:
     return date.fromisoformat(day), snapshot
 
 
-# A backfill launched from the UI or the daemon runs up to this many partitions per run (ten
+# A backfill launched from the UI or the daemon runs up to this many partitions per run (twenty
 # trading days of both snapshots). The assets loop over ``context.partition_keys``; one
 # partition is in memory at a time, so the batch bounds Dagster's per-run cost, not memory.
 # Dagster falls back to one run per partition for a selection that is not a range in both
 # dimensions, such as one snapshot over several days (dagster-io/dagster#18852); the CLI
 # backfill launches its own ranged runs and is not affected.
-MAX_PARTITIONS_PER_RUN = 20
+MAX_PARTITIONS_PER_RUN = 40
 BACKFILL_POLICY = dg.BackfillPolicy.multi_run(max_partitions_per_run=MAX_PARTITIONS_PER_RUN)
 # ``backfill_policy`` is marked beta in Dagster 1.13 and warns once per asset at import; the
 # pinned version is tested here, so the warning would only bury a run's own output.

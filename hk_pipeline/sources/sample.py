@@ -119,9 +119,18 @@ class SampleSource:
     def __init__(self, cache_dir: Path | None = None) -> None:
         """`cache_dir`: where the built market is kept between processes (see market())."""
         self.cache_dir = cache_dir
+        self._factors: tuple[DailyMarket, pd.DataFrame] | None = None
 
     def _market(self) -> DailyMarket:
         return market(self.cache_dir)
+
+    def _constituent_factors(self) -> pd.DataFrame:
+        """Every membership row with its factors: the same for every day of one market, so
+        computed once (~15 ms a call, twice per day of a backfill)."""
+        m = self._market()
+        if self._factors is None or self._factors[0] is not m:
+            self._factors = (m, daily.constituent_factors(m.universe, ref.index_membership()))
+        return self._factors[1]
 
     def securities(self, trade_date: date) -> pd.DataFrame:
         u = self._market().universe
@@ -148,8 +157,7 @@ class SampleSource:
         ).reset_index(drop=True)
 
     def index_constituents(self, trade_date: date) -> pd.DataFrame:
-        m = self._market()
-        rows = daily.constituent_factors(m.universe, ref.index_membership())
+        rows = self._constituent_factors()
         in_force = (rows["valid_from"] <= trade_date) & (
             rows["valid_to"].isna() | (rows["valid_to"] > trade_date)
         )
