@@ -151,3 +151,32 @@ def test_backfill_batch_days_must_be_positive(
         capsys, "backfill", "--start", "2025-12-29", "--end", "2025-12-30", "--batch-days", "0"
     )
     assert code == 2 and err.strip() == "error: --batch-days must be at least 1, got 0"
+
+
+def test_ranged_runs_batch_planned_events_unless_told_not_to(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(cli.PLANNED_EVENTS_VARIABLE, raising=False)
+    cli.prepare_environment(None)
+    import os
+
+    assert os.environ[cli.PLANNED_EVENTS_VARIABLE] == "true"
+    monkeypatch.setenv(cli.PLANNED_EVENTS_VARIABLE, "false")
+    cli.prepare_environment(None)
+    assert os.environ[cli.PLANNED_EVENTS_VARIABLE] == "false"
+
+
+def test_backfill_batches_are_consecutive_trading_days() -> None:
+    from datetime import date
+
+    from hk_pipeline import calendar
+
+    days = calendar.trading_days(date(2025, 12, 22), date(2026, 1, 9))
+    assert len(days) == 12  # Christmas, Boxing Day and New Year's Day are not trading days
+    runs = cli.batches(days, 5)
+    assert [d for run in runs for d in run] == days
+    assert [len(run) for run in runs] == [5, 5, 2]
+    assert cli.describe_range(runs[0][0], runs[0][-1], None) == (
+        "2025-12-22|midday..2025-12-30|close"
+    )
+    assert cli.describe_range(days[0], days[0], "close") == "2025-12-22|close"
