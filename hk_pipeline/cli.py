@@ -133,20 +133,21 @@ def execute_days(
     One Dagster run over a partition range: each asset loops over the range's partitions,
     one at a time, so the run costs Dagster's per-run overhead once, not per partition.
     """
-    from hk_pipeline.defs.partitions import partition_key, partition_range_tags
+    from hk_pipeline.defs.partitions import partition_range_tags, range_keys
 
     if first == last and snapshot:
         return execute_partition(settings, first, snapshot, tags)
     range_tags = partition_range_tags(first, last, snapshot)
     label = describe_range(first, last, snapshot)
-    last_key = partition_key(last, snapshot or calendar.SNAPSHOTS[-1])
+    _, last_key = range_keys(first, last, snapshot)
     return _execute(settings, {}, label, last_key, {**(tags or {}), **range_tags})
 
 
 def describe_range(first: date, last: date, snapshot: str | None) -> str:
     """``2025-11-17|midday..2025-11-21|close``, or one key when the range is one partition."""
-    lo = f"{first}|{snapshot or calendar.SNAPSHOTS[0]}"
-    hi = f"{last}|{snapshot or calendar.SNAPSHOTS[-1]}"
+    from hk_pipeline.defs.partitions import range_keys
+
+    lo, hi = range_keys(first, last, snapshot)
     return lo if lo == hi else f"{lo}..{hi}"
 
 

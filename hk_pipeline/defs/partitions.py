@@ -91,10 +91,16 @@ def run_partitions(context: dg.AssetExecutionContext) -> list[tuple[date, str]]:
     return sorted((parse_partition_key(k) for k in keys), key=lambda p: (p[0], order[p[1]]))
 
 
+def range_keys(first: date, last: date, snapshot: str | None) -> tuple[str, str]:
+    """First and last key of the range of trading days first..last, one snapshot or both."""
+    lo, hi = (snapshot, snapshot) if snapshot else (calendar.SNAPSHOTS[0], calendar.SNAPSHOTS[-1])
+    return str(partition_key(first, lo)), str(partition_key(last, hi))
+
+
 def partition_range_tags(first: date, last: date, snapshot: str | None) -> dict[str, str]:
     """Run tags selecting the trading days first..last, one snapshot or both, as one run."""
-    lo, hi = (snapshot, snapshot) if snapshot else (calendar.SNAPSHOTS[0], calendar.SNAPSHOTS[-1])
+    start, end = range_keys(first, last, snapshot)
     return {
-        "dagster/asset_partition_range_start": str(partition_key(first, lo)),
-        "dagster/asset_partition_range_end": str(partition_key(last, hi)),
+        "dagster/asset_partition_range_start": start,
+        "dagster/asset_partition_range_end": end,
     }
