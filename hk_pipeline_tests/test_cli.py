@@ -153,17 +153,22 @@ def test_backfill_batch_days_must_be_positive(
     assert code == 2 and err.strip() == "error: --batch-days must be at least 1, got 0"
 
 
-def test_ranged_runs_batch_planned_events_unless_told_not_to(
+def test_ranged_runs_batch_their_events_unless_told_not_to(
     home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv(cli.PLANNED_EVENTS_VARIABLE, raising=False)
+    monkeypatch.delenv(cli.EVENT_BATCH_VARIABLE, raising=False)
     cli.prepare_environment(None)
     import os
 
     assert os.environ[cli.PLANNED_EVENTS_VARIABLE] == "true"
+    # a ranged run's materialisations reach the event log as one batch per asset
+    assert int(os.environ[cli.EVENT_BATCH_VARIABLE]) >= 2 * cli.DEFAULT_BATCH_DAYS
     monkeypatch.setenv(cli.PLANNED_EVENTS_VARIABLE, "false")
+    monkeypatch.setenv(cli.EVENT_BATCH_VARIABLE, "0")
     cli.prepare_environment(None)
     assert os.environ[cli.PLANNED_EVENTS_VARIABLE] == "false"
+    assert os.environ[cli.EVENT_BATCH_VARIABLE] == "0"
 
 
 def test_backfill_batches_are_consecutive_trading_days() -> None:

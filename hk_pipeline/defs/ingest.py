@@ -25,6 +25,8 @@ symbol and symbols absent from the snapshot are closed on the snapshot's valid_f
 
 import json
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from functools import partial
@@ -235,29 +237,29 @@ class Loaded:
         return f"{self.trade_date}|{self.snapshot}"
 
 
-def load_partition(
-    context: dg.AssetExecutionContext,
-    spec: TableSpec,
-    market: "MarketSource",
-    con: "duckdb.DuckDBPyConnection",
-    pipeline: PipelineSettingsResource,
-    trade_date: date,
-    snapshot: str,
-) -> Loaded:
-    """Fetch, validate and write one partition of ``spec.table``; raise Refused if it must
-    not load (the table is then unchanged for that partition)."""
+@dataclass
+class Prepared:
+    """One partition of one table as fetched and validated, before anything is written."""
+
+    outcome: Any  # schemas.validate.Outcome, rejected rows cited with their origin
+    files: "list[LoadedFile] | None"
+    supersede: "Supersede | None"
+    extra: pd.DataFrame | None  # ref tables: the day's constituents, as critical symbols
+
+
+def prepare_partition(
+    spec: TableSpec, market: "MarketSource", trade_date: date, snapshot: str
+) -> Prepared:
+    """Fetch and validate one partition of ``spec.table``, touching no database (so it can
+    run ahead of the writes, in another thread); raise Refused if it must not load."""
     from hk_pipeline.faults import fault_point
-    from hk_pipeline.schemas.validate import SchemaMismatchError, assess, validate_frame
+    from hk_pipeline.schemas.validate import SchemaMismatchError, validate_frame
     from hk_pipeline.sources.base import SourceError
     from hk_pipeline.sources.landing import row_origins
-    from hk_pipeline.warehouse import replace_partition, upsert_rows
-    from hk_pipeline.warehouse.landing_loads import replace_landing_loads
-    from hk_pipeline.warehouse.quarantine import replace_quarantine
 
     where = f"{spec.table} {trade_date}|{snapshot}"
     if not calendar.is_trading_day(trade_date):
         raise Refused(dg.Failure(f"{trade_date} is not an HKEX trading day; nothing to load"))
-    run_id = context.run.run_id
     try:
         frame = spec.fetch(market, trade_date, snapshot)
     except SourceError as exc:
@@ -284,7 +286,40 @@ def load_partition(
         raise Refused(failure, check) from exc
     fault_point("ingest.validated")
     outcome.rejected = cite_origins(outcome.rejected, origins)
-    supersede = supersede_for(spec, market, frame, outcome.frame)
+    # ref tables load before (or as) the constituents: take them from the source too
+    extra = market.index_constituents(trade_date) if spec.table.startswith("ref.") else None
+    return Prepared(
+        outcome=outcome,
+        files=files,
+        supersede=supersede_for(spec, market, frame, outcome.frame),
+        extra=extra,
+    )
+
+
+def load_partition(
+    context: dg.AssetExecutionContext,
+    spec: TableSpec,
+    market: "MarketSource",
+    con: "duckdb.DuckDBPyConnection",
+    pipeline: PipelineSettingsResource,
+    trade_date: date,
+    snapshot: str,
+    prepared: Prepared | None = None,
+) -> Loaded:
+    """Write one partition of ``spec.table`` (fetched and validated here unless
+    ``prepared``); raise Refused if it must not load (the table is then unchanged for that
+    partition)."""
+    from hk_pipeline.faults import fault_point
+    from hk_pipeline.schemas.validate import assess
+    from hk_pipeline.warehouse import replace_partition, upsert_rows
+    from hk_pipeline.warehouse.landing_loads import replace_landing_loads
+    from hk_pipeline.warehouse.quarantine import replace_quarantine
+
+    where = f"{spec.table} {trade_date}|{snapshot}"
+    if prepared is None:
+        prepared = prepare_partition(spec, market, trade_date, snapshot)
+    run_id = context.run.run_id
+    outcome, files, supersede = prepared.outcome, prepared.files, prepared.supersede
     record = (
         None
         if files is None
@@ -297,10 +332,7 @@ def load_partition(
             run_id=run_id,
         )
     )
-    extra = None
-    if spec.table.startswith("ref."):
-        # ref tables load before (or as) the constituents: take them from the source too
-        extra = market.index_constituents(trade_date)
+    extra = prepared.extra
     verdict = assess(
         outcome,
         threshold=pipeline.quarantine_threshold,
@@ -453,14 +485,21 @@ def ingest(
     partitions = run_partitions(context)
     loads: dict[str, list[Loaded]] = {spec.table: [] for spec in specs}
     refused: dict[str, Refused] = {}
-    with warehouse.connection() as con:
-        for trade_date, snapshot in partitions:
+    with warehouse.connection() as con, _ahead(specs, market, partitions) as prepared:
+        for (trade_date, snapshot), ready in zip(partitions, prepared, strict=True):
             for spec in specs:
                 if spec.table in refused:
                     continue  # a refused table stops; the others of the step go on
                 try:
                     loaded = load_partition(
-                        context, spec, market, con, pipeline, trade_date, snapshot
+                        context,
+                        spec,
+                        market,
+                        con,
+                        pipeline,
+                        trade_date,
+                        snapshot,
+                        prepared=ready[spec.table].result(),
                     )
                 except Refused as exc:
                     refused[spec.table] = _with_progress(exc, len(loads[spec.table]))
@@ -485,6 +524,39 @@ def ingest(
             metadata=failures[0].metadata,
             allow_retries=False,
         ) from next(iter(refused.values()))
+
+
+@contextmanager
+def _ahead(
+    specs: list[TableSpec], market: "MarketSource", partitions: list[tuple[date, str]]
+) -> Iterator[Iterator[dict[str, Future[Prepared]]]]:
+    """Each partition's tables, fetched and validated one partition ahead of the writes.
+
+    While DuckDB writes partition n (it releases the GIL), one thread fetches and validates
+    partition n + 1, so a ranged run uses both cores; memory holds two partitions. Only that
+    thread calls the source, and it touches no database. Results are consumed in order, so
+    a refusal reads exactly as it would without the thread.
+    """
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-ahead") as pool:
+
+        def submit(trade_date: date, snapshot: str) -> dict[str, Future[Prepared]]:
+            return {
+                spec.table: pool.submit(prepare_partition, spec, market, trade_date, snapshot)
+                for spec in specs
+            }
+
+        def in_order() -> Iterator[dict[str, Future[Prepared]]]:
+            pending = submit(*partitions[0]) if partitions else {}
+            for i in range(len(partitions)):
+                current = pending
+                if i + 1 < len(partitions):
+                    pending = submit(*partitions[i + 1])
+                yield current
+
+        try:
+            yield in_order()
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _with_progress(refused: Refused, written: int) -> Refused:

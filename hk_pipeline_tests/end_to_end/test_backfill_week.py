@@ -14,7 +14,13 @@ import pandas as pd
 import pytest
 
 from hk_pipeline import calendar
-from hk_pipeline_tests.end_to_end.conftest import HSI_YAHOO_CSV, WEEK_END, WEEK_START, Built
+from hk_pipeline_tests.end_to_end.conftest import (
+    HSI_YAHOO_CSV,
+    WEEK_END,
+    WEEK_START,
+    Built,
+    pipeline_env,
+)
 
 DAYS = [WEEK_START + timedelta(days=i) for i in range((WEEK_END - WEEK_START).days + 1)]
 PARTITIONS = [(d, s) for d in DAYS for s in ("midday", "close")]
@@ -44,7 +50,10 @@ def test_backfill_ran_every_partition_in_ranged_runs(week_home: Built) -> None:
         ["[1/2]", "2025-11-17|midday..2025-11-19|close", "ok:", "6"],
         ["[2/2]", "2025-11-20|midday..2025-11-21|close", "ok:", "4"],
     ]
-    with dg.DagsterInstance.from_config(str(week_home.dagster_home)) as instance:
+    with (
+        pipeline_env(week_home.home),  # DAGSTER_HOME set, as the UI and the CLI have it
+        dg.DagsterInstance.from_config(str(week_home.dagster_home)) as instance,
+    ):
         runs = instance.get_runs()
         assert all(r.is_success for r in runs)
         assert sorted(
