@@ -241,7 +241,8 @@ class Loaded:
 class Prepared:
     """One partition of one table as fetched and validated, before anything is written."""
 
-    outcome: Any  # schemas.validate.Outcome, rejected rows cited with their origin
+    outcome: Any  # schemas.validate.ValidationOutcome, rejected rows cited with their origin
+    rows: Any  # the valid rows as the writer takes them: Arrow (partitions), pandas (upserts)
     files: "list[LoadedFile] | None"
     supersede: "Supersede | None"
     extra: pd.DataFrame | None  # ref tables: the day's constituents, as critical symbols
@@ -290,6 +291,9 @@ def prepare_partition(
     extra = market.index_constituents(trade_date) if spec.table.startswith("ref.") else None
     return Prepared(
         outcome=outcome,
+        # converted here: polars must not run on the writing thread at the same time (its
+        # pool is shared; a conversion holding the GIL there deadlocked against this thread)
+        rows=outcome.valid_arrow if spec.upsert_key is None else outcome.valid,
         files=files,
         supersede=supersede_for(spec, market, frame, outcome.frame),
         extra=extra,
@@ -377,12 +381,12 @@ def load_partition(
     }
     if spec.upsert_key is None:
         # straight from the validated frame, no pandas round trip
-        written = replace_partition(con, spec.table, outcome.valid_arrow, **common)
+        written = replace_partition(con, spec.table, prepared.rows, **common)
     else:
         written = upsert_rows(
             con,
             spec.table,
-            outcome.valid,
+            prepared.rows,
             key=list(spec.upsert_key),
             supersede=supersede,
             **common,
@@ -534,8 +538,9 @@ def _ahead(
 
     While DuckDB writes partition n (it releases the GIL), one thread fetches and validates
     partition n + 1, so a ranged run uses both cores; memory holds two partitions. Only that
-    thread calls the source, and it touches no database. Results are consumed in order, so
-    a refusal reads exactly as it would without the thread.
+    thread calls the source and polars (validation and the conversion of its result), and
+    it touches no database. Results are consumed in order, so a refusal reads exactly as it
+    would without the thread.
     """
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-ahead") as pool:
 

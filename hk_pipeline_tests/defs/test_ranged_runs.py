@@ -110,3 +110,43 @@ def test_a_failing_mart_check_names_its_partition(home: Path, instance) -> None:
     assert not check.passed
     assert check.description.startswith(f"{bad_day}|midday: ")
     assert check.metadata["failed_partitions"].value == [f"{bad_day}|midday", f"{bad_day}|close"]
+
+
+def test_ingest_runs_polars_only_on_its_read_ahead_thread(
+    home: Path, instance, monkeypatch
+) -> None:
+    """Polars' thread pool is shared: a conversion on the writing thread while the read-ahead
+    thread validates deadlocked a year backfill. Every polars call of ingest (validation, the
+    conversion of its result for the writer) belongs on the read-ahead thread."""
+    import threading
+
+    import polars as pl
+
+    from hk_pipeline.defs import ingest
+
+    threads: set[str] = set()
+    writing = threading.local()
+    original_load = ingest.load_partition
+
+    def load(*args, **kwargs):
+        writing.active = True
+        try:
+            return original_load(*args, **kwargs)
+        finally:
+            writing.active = False
+
+    def spy(name: str):
+        original = getattr(pl.DataFrame, name)
+
+        def call(self, *args, **kwargs):
+            if getattr(writing, "active", False):
+                threads.add(threading.current_thread().name)
+            return original(self, *args, **kwargs)
+
+        return call
+
+    for name in ("to_arrow", "to_pandas"):
+        monkeypatch.setattr(pl.DataFrame, name, spy(name))
+    monkeypatch.setattr(ingest, "load_partition", load)
+    assert _run(home, instance, "2025-11-19|midday", "2025-11-20|close").success
+    assert threads == set()  # no conversion while a partition is being written
