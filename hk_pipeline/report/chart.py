@@ -245,8 +245,9 @@ def _write_png(c: _Canvas, path: Path) -> None:
     from PIL import Image
 
     c.canvas.draw()
-    rgb = np.asarray(c.canvas.buffer_rgba())[..., :3]
-    Image.fromarray(rgb).save(path, format="PNG", compress_level=1, dpi=(_DPI, _DPI))
+    size = c.canvas.get_width_height(physical=True)
+    rgb = Image.frombytes("RGB", size, c.canvas.buffer_rgba(), "raw", "RGBX")
+    rgb.save(path, format="PNG", compress_level=1, dpi=(_DPI, _DPI))
 
 
 def draw_chart(

@@ -9,13 +9,12 @@ checks return one boolean column per column the rule is about (`row_result`), wh
 
 from typing import Any, ClassVar
 
-import numpy as np
 import pandera.polars as pa
 import polars as pl
 from pandera.api.polars.types import PolarsData
 from pandera.engines import polars_engine
 
-from hk_pipeline.ticks import on_tick
+from hk_pipeline.ticks import SPREAD_TABLE
 
 HKT = "Asia/Hong_Kong"
 HKT_OFFSET_MINUTES = 8 * 60  # UTC+8 all year: no daylight saving in Hong Kong since 1979
@@ -42,12 +41,10 @@ def nonneg_finite(e: pl.Expr) -> pl.Expr:
     return e.is_finite() & (e >= 0)
 
 
-def _tick_batch(s: pl.Series) -> pl.Series:
-    p = s.cast(pl.Float64).to_numpy()
-    valid = np.isfinite(p) & (p > 0)  # NULL arrives as NaN: not valid, so it passes
-    ok = np.ones(len(p), dtype=bool)
-    ok[valid] = on_tick(p[valid])
-    return pl.Series(s.name, ok, dtype=pl.Boolean)
+# The spread table as polars literals, and `hk_pipeline.ticks.on_tick`'s default tolerance.
+_TICK_BOUNDS = pl.Series("bound", [bound for bound, _ in SPREAD_TABLE], dtype=pl.Float64)
+_TICK_SIZES = pl.Series("tick", [tick for _, tick in SPREAD_TABLE], dtype=pl.Float64)
+_TICK_TOLERANCE = 1e-6
 
 
 def tick_ok(e: pl.Expr) -> pl.Expr:
@@ -55,8 +52,16 @@ def tick_ok(e: pl.Expr) -> pl.Expr:
 
     Non-positive, non-finite and NULL prices pass here: the positive/finite check (or the
     nullable rule) reports them, and one reason per fault keeps the quarantine readable.
+    The same arithmetic as `on_tick` (band by binary search over the upper bounds, price /
+    tick within the tolerance of a whole number) as a polars expression: no Python per
+    batch, so it runs in parallel with the other rules (a numpy callback took ~4x longer
+    over a close snapshot's bars). The tests pin it to `on_tick`.
     """
-    return e.map_batches(_tick_batch, return_dtype=pl.Boolean)
+    price = e.cast(pl.Float64)
+    band = pl.lit(_TICK_BOUNDS).search_sorted(price, side="left").clip(0, len(_TICK_SIZES) - 1)
+    ratio = price / pl.lit(_TICK_SIZES).gather(band)
+    judged = (price.is_finite() & (price > 0)).fill_null(False)
+    return ~judged | ((ratio - ratio.round()).abs() < _TICK_TOLERANCE)
 
 
 def row_result(data: PolarsData, ok: pl.Expr, columns: list[str]) -> pl.LazyFrame:

@@ -56,6 +56,11 @@ PARTITION_COLUMNS = ("trade_date", "snapshot")
 VIEWS_SCHEMA = "views"
 META_SCHEMA = "meta"
 READ_ONLY_MODE = 0o444
+PARQUET_OPTIONS = "FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1"
+"""COPY options of every published file. zstd level 1 rather than the default 3: publishing
+is dominated by encoding raw.intraday_bars, and level 1 costs ~15% less CPU there while the
+files come out ~5% smaller and read as fast (dictionaries and bloom filters are kept; turning
+dictionaries off was cheaper still but made GROUP BY symbol over the files 2.5x slower)."""
 _LOCK_NAME = ".publish.lock"
 _PARTIAL = ".partial"
 
@@ -211,7 +216,7 @@ def _export(
     target = staging / rel
     tmp = staging / f".export.{uuid.uuid4().hex}.tmp"
     rows = con.execute(
-        f"COPY ({select}) TO {_lit(str(tmp))} (FORMAT parquet, COMPRESSION zstd)", params
+        f"COPY ({select}) TO {_lit(str(tmp))} ({PARQUET_OPTIONS})", params
     ).fetchall()[0][0]
     if not rows:
         tmp.unlink(missing_ok=True)
@@ -244,6 +249,27 @@ def _partitions(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[date, 
     ]
 
 
+def _partitions_with_rows(
+    con: duckdb.DuckDBPyConnection, table: str, wanted: list[tuple[date, str]]
+) -> list[tuple[date, str]]:
+    """The partitions of ``wanted`` that hold rows in ``table``, in ``wanted``'s order.
+
+    One query per table instead of a COPY per empty partition: a COPY that writes nothing
+    still costs ~1.5 ms, and about half of the tables (quarantine, unused raw tables) are
+    empty for a whole run. Bounding by the run's dates lets DuckDB skip other row groups.
+    """
+    if not wanted:
+        return []
+    present = {
+        (r[0], r[1])
+        for r in con.execute(
+            f"SELECT DISTINCT trade_date, snapshot FROM {table} WHERE trade_date BETWEEN ? AND ?",
+            [min(d for d, _ in wanted), max(d for d, _ in wanted)],
+        ).fetchall()
+    }
+    return [p for p in wanted if p in present]
+
+
 def _table_files(
     con: duckdb.DuckDBPyConnection,
     table: _Table,
@@ -266,7 +292,7 @@ def _table_files(
         to_export = _partitions(con, table.name)  # first publish of this table: everything
         kept: list[str] = []
     else:
-        to_export = run_partitions
+        to_export = _partitions_with_rows(con, table.name, run_partitions)
         replaced = {partition_file(table, d, s) for d, s in run_partitions}
         kept = [f for f in prev_files if f not in replaced]
     files = []

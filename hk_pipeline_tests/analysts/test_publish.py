@@ -16,6 +16,7 @@ import dagster as dg
 import duckdb
 import pytest
 
+from hk_pipeline.warehouse.catalog import list_tables
 from hk_pipeline.warehouse.publish import (
     CATALOGUE_NAME,
     PublishPolicy,
@@ -203,3 +204,66 @@ def test_manifest_lists_every_file(published: Path) -> None:
     manifest = json.loads((version_dir / "manifest.json").read_text())
     listed = {f for files in manifest["tables"].values() for f in files}
     assert listed == set(_files(version_dir))
+
+
+def _published_rows(version_dir: Path) -> dict[str, tuple[list[tuple], list[tuple]]]:
+    """Per published Parquet file: its (column, type) pairs and its rows, sorted."""
+    con = duckdb.connect()
+    try:
+        out = {}
+        for rel in sorted(_files(version_dir)):
+            source = f"read_parquet('{version_dir / rel}')"
+            columns = [r[:2] for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()]
+            out[rel] = (
+                columns,
+                sorted(con.execute(f"SELECT * FROM {source}").fetchall(), key=repr),
+            )
+        return out
+    finally:
+        con.close()
+
+
+def _warehouse_partitions(
+    con: duckdb.DuckDBPyConnection, partitions: list[tuple[date, str]]
+) -> dict[str, tuple[list[tuple], list[tuple]]]:
+    """What each partition file of ``partitions`` must hold, from the warehouse itself."""
+    out = {}
+    for table in list_tables(con):
+        columns = [c[:2] for c in con.execute(f"DESCRIBE {table}").fetchall()]
+        if not {"trade_date", "snapshot"} <= {c for c, _ in columns}:
+            continue
+        for d, s in partitions:
+            rows = con.execute(
+                f"SELECT * FROM {table} WHERE trade_date = ? AND snapshot = ?", [d, s]
+            ).fetchall()
+            if rows:  # a partition without rows has no file
+                rel = f"{table.replace('.', '/')}/{d.isoformat()}_{s}.parquet"
+                out[rel] = (columns, sorted(rows, key=repr))
+    return out
+
+
+def test_ranged_publish_matches_one_partition_at_a_time(
+    published_home: Path, tmp_path: Path
+) -> None:
+    """Publishing a run's partitions together writes exactly the files, columns and rows of
+    publishing them one by one, and each file holds its own partition of the warehouse."""
+    shutil.copy(published_home / "warehouse.duckdb", tmp_path / "warehouse.duckdb")
+    run = [DAY, (DAY[0], "close")]
+    together, one_by_one = tmp_path / "together", tmp_path / "one_by_one"
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    try:
+        for published in (together, one_by_one):  # v1 (everything): the previous version
+            publish(con, published, [DAY])
+        ranged = publish(con, together, run)  # the incremental path, both partitions at once
+        for partition in run:
+            single = publish(con, one_by_one, [partition])
+        expected = _warehouse_partitions(con, run)
+    finally:
+        con.close()
+    got, want = _published_rows(ranged.directory), _published_rows(single.directory)
+    assert len(expected) >= 10 and {f.split("/")[1] for f in expected} >= {"quotes"}
+    assert sorted(got) == sorted(want)
+    for rel, holds in expected.items():
+        assert got.get(rel) == holds, rel
+    for rel in want:
+        assert got[rel] == want[rel], rel

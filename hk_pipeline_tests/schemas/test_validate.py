@@ -590,3 +590,218 @@ def test_input_frame_index_and_columns_are_left_alone() -> None:
     assert out.rejected["row_number"].tolist() == [1]  # positions, not index labels
     assert df.index.tolist() == [10, 11, 12, 13]
     assert df["low"].tolist() == [9.9, -9.9, 9.9, 9.9]
+
+
+# --- fast path: every rule in one polars query, pandera only when something fails ------------
+
+
+def _pandera_only(monkeypatch: pytest.MonkeyPatch, table: str, df: object) -> ValidationOutcome:
+    """validate_frame with the fast path off: pandera validates every frame in full."""
+    from hk_pipeline.schemas import validate
+
+    with monkeypatch.context() as m:
+        m.setattr(validate, "_all_pass", lambda schema, frame: False)
+        return validate_frame(table, df)
+
+
+def _assert_same_outcome(fast: ValidationOutcome, full: ValidationOutcome) -> None:
+    pd.testing.assert_frame_equal(fast.rejected, full.rejected)
+    assert list(fast.failure_counts.items()) == list(full.failure_counts.items())
+    assert fast.frame.schema == full.frame.schema
+    assert fast.frame.equals(full.frame)
+
+
+def _checked(table: str, df: pd.DataFrame) -> tuple[object, pl.DataFrame]:
+    """The schema pandera would run and the frame it would judge (every value converted)."""
+    from hk_pipeline.schemas import validate
+
+    model = MODELS[table]
+    frame, _, bad = validate._prepare(table, model, validate._as_polars(df))
+    checked = frame.filter(pl.Series(~bad))
+    return validate._schema_for(model, checked), checked
+
+
+def _pandera_rejects(schema: object, frame: pl.DataFrame) -> bool:
+    from pandera.errors import SchemaErrors
+
+    try:
+        schema.validate(frame, lazy=True)  # type: ignore[attr-defined]
+    except SchemaErrors:
+        return True
+    return False
+
+
+def _defects() -> list[tuple[str, str, pd.DataFrame]]:
+    """(label, table, frame): one kind of bad row each, every kind of rule of the models."""
+
+    def edit(make, table: str, label: str, **cells: object) -> tuple[str, str, pd.DataFrame]:
+        df = make()
+        for col, value in cells.items():
+            df[col] = df[col].astype(object)
+            df.loc[0, col] = value
+        return label, table, df
+
+    q, b, lv = "raw.quotes", "raw.intraday_bars", "raw.index_levels"
+    return [
+        edit(quotes, q, "null in non-nullable", symbol=None),
+        edit(quotes, q, "NaN in non-nullable float", turnover=np.nan),
+        edit(quotes, q, "bad category", snapshot="noon"),
+        edit(quotes, q, "pattern", symbol="0700"),
+        edit(quotes, q, "out of range (ge)", volume=-1),
+        edit(quotes, q, "inf price", prev_close=np.inf),
+        edit(quotes, q, "off tick", last=10.201),
+        edit(quotes, q, "high below low", high=9.0),
+        edit(quotes, q, "untraded with volume", last=None, high=None, low=None, open=None),
+        edit(quotes, q, "duplicate key", symbol="00002"),
+        edit(quotes, q, "wrong dtype (text in a number)", volume="lots"),
+        edit(quotes, q, "not a whole number", volume=1.5),
+        edit(bars, b, "bar outside session", ts=pd.Timestamp("2025-11-21 13:30")),
+        edit(bars, b, "index bar with volume", volume=5, symbol="HSI"),
+        edit(bars, b, "bar off tick", close=600.3),
+        edit(index_levels, lv, "level not positive", last=-1.0),
+        edit(index_levels, lv, "bad index code", index_code="HSX"),
+        edit(securities, "ref.securities", "not gt 0", board_lot=0),
+        edit(securities, "ref.securities", "valid_to before valid_from", valid_to="2020-01-01"),
+        edit(securities, "ref.securities", "bad industry", industry="Astrology"),
+        edit(constituents, "ref.index_constituents", "factor > 1", faf=1.5),
+        edit(macro, "raw.macro_series", "bad period", period="2025-13"),
+        edit(macro, "raw.macro_series", "inf value", value=np.inf),
+    ]
+
+
+@pytest.mark.parametrize(("label", "table", "df"), _defects(), ids=[d[0] for d in _defects()])
+def test_fast_path_outcome_equals_pandera_on_bad_rows(
+    monkeypatch: pytest.MonkeyPatch, label: str, table: str, df: pd.DataFrame
+) -> None:
+    fast = validate_frame(table, df.copy())
+    full = _pandera_only(monkeypatch, table, df.copy())
+    assert fast.n_rejected >= 1, label
+    _assert_same_outcome(fast, full)
+
+
+@pytest.mark.parametrize(("label", "table", "df"), _defects(), ids=[d[0] for d in _defects()])
+def test_fast_path_never_accepts_what_pandera_rejects(
+    label: str, table: str, df: pd.DataFrame
+) -> None:
+    """The fast path's verdict on the frame pandera judges is pandera's verdict."""
+    from hk_pipeline.schemas.validate import _all_pass
+
+    schema, checked = _checked(table, df)
+    assert _all_pass(schema, checked) is not _pandera_rejects(schema, checked), label
+
+
+@pytest.mark.parametrize("table", sorted(VALID_FRAMES))
+def test_fast_path_accepts_clean_frames_as_pandera_does(
+    monkeypatch: pytest.MonkeyPatch, table: str
+) -> None:
+    from hk_pipeline.schemas.validate import _all_pass
+
+    schema, checked = _checked(table, VALID_FRAMES[table]())
+    assert _all_pass(schema, checked)
+    assert not _pandera_rejects(schema, checked)
+    _assert_same_outcome(
+        validate_frame(table, VALID_FRAMES[table]()),
+        _pandera_only(monkeypatch, table, VALID_FRAMES[table]()),
+    )
+
+
+@pytest.fixture(scope="module")
+def sample_day() -> dict[str, pd.DataFrame]:
+    """Every table's frame of one sample partition, as the ingest assets fetch them."""
+    from hk_pipeline.defs.raw import INDEX_LEVELS, INTRADAY_BARS, MACRO_SERIES, QUOTES
+    from hk_pipeline.defs.ref import INDEX_CONSTITUENTS, SECURITIES
+    from hk_pipeline.sources.sample import SampleSource
+
+    src, day = SampleSource(), datetime(2024, 11, 4).date()
+    specs = [QUOTES, INDEX_LEVELS, INTRADAY_BARS, MACRO_SERIES, SECURITIES, INDEX_CONSTITUENTS]
+    return {spec.table: spec.fetch(src, day, "midday") for spec in specs}
+
+
+def test_fast_path_equals_pandera_on_sample_partition(
+    monkeypatch: pytest.MonkeyPatch, sample_day: dict[str, pd.DataFrame]
+) -> None:
+    """Clean sample frames, then the same frames with bad rows of several kinds."""
+    for table, df in sample_day.items():
+        fast = validate_frame(table, df)
+        assert fast.n_rejected == 0, (table, fast.sample(3))
+        _assert_same_outcome(fast, _pandera_only(monkeypatch, table, df))
+
+    bars_df = sample_day["raw.intraday_bars"].copy()
+    for col in ("open", "volume", "symbol"):
+        bars_df[col] = bars_df[col].astype(object)
+    bars_df.loc[5, "open"] = None  # null
+    bars_df.loc[6, "volume"] = -3  # out of range
+    bars_df.loc[7, "symbol"] = "HSX"  # bad code
+    bars_df.loc[8, "open"] = 1e9  # off tick, above high
+    bars_df.loc[9, "volume"] = "many"  # not convertible
+    bars_df = pd.concat([bars_df, bars_df.iloc[[10]]], ignore_index=True)  # duplicate key
+    fast = validate_frame("raw.intraday_bars", bars_df)
+    full = _pandera_only(monkeypatch, "raw.intraday_bars", bars_df)
+    assert set(fast.rejected["row_number"]) == {5, 6, 7, 8, 9, 10, len(bars_df) - 1}
+    _assert_same_outcome(fast, full)
+
+
+def test_fast_path_leaves_failing_or_unmirrored_checks_to_pandera() -> None:
+    """A check that raises, answers False outright, or a schema setting the fast path does
+    not mirror: the verdict is "ask pandera", never "passes"."""
+    import pandera.polars as pa_pl
+
+    from hk_pipeline.schemas.validate import _all_pass
+
+    frame = pl.DataFrame({"x": [1, 2, 3]})
+
+    def boom(data):
+        raise RuntimeError("rule cannot run")
+
+    def schema(**kw: object) -> pa_pl.DataFrameSchema:
+        return pa_pl.DataFrameSchema({"x": pa_pl.Column(pl.Int64)}, **kw)
+
+    assert _all_pass(schema(), frame)
+    assert not _all_pass(schema(checks=[pa_pl.Check(boom)]), frame)
+    assert not _all_pass(schema(checks=[pa_pl.Check(lambda data: False)]), frame)
+    assert _all_pass(schema(checks=[pa_pl.Check(lambda data: True)]), frame)
+    assert not _all_pass(schema(strict=True), frame.with_columns(y=pl.lit(1)))
+    assert not _all_pass(schema(unique=["x"]), frame)
+    assert not _all_pass(schema(), frame.cast({"x": pl.Int32}))  # pandera would coerce
+    nullable = pa_pl.DataFrameSchema({"x": pa_pl.Column(pl.Float64, nullable=True)})
+    assert _all_pass(nullable, pl.DataFrame({"x": [1.0, None]}))
+    assert not _all_pass(schema(), pl.DataFrame({"x": [1, None]}))
+    assert not _all_pass(
+        pa_pl.DataFrameSchema({"x": pa_pl.Column(pl.Float64)}), pl.DataFrame({"x": [float("nan")]})
+    )
+    # NULL check outputs: a pass with ignore_na (pandera's default), else a failure
+    null_out = pa_pl.Check(lambda data: data.lazyframe.select(pl.lit(None, pl.Boolean)))
+    strict_null = pa_pl.Check(
+        lambda data: data.lazyframe.select(pl.lit(None, pl.Boolean)), ignore_na=False
+    )
+    assert _all_pass(schema(checks=[null_out]), frame)
+    assert not _all_pass(schema(checks=[strict_null]), frame)
+
+
+def test_tick_rule_is_the_spread_table_of_hk_pipeline_ticks() -> None:
+    """quotes.tick_ok (a polars expression) judges every price as ticks.on_tick does."""
+    from hk_pipeline.schemas.quotes import tick_ok
+    from hk_pipeline.ticks import SPREAD_TABLE, on_tick
+
+    rng = np.random.default_rng(7)
+    bounds = np.array([b for b, _ in SPREAD_TABLE])
+    prices = np.concatenate(
+        [np.round(rng.uniform(0, 12_000, 200_000), d) for d in (1, 2, 3)]
+        + [
+            rng.uniform(0, 1, 50_000),
+            bounds,
+            np.nextafter(bounds, 0),
+            np.nextafter(bounds, np.inf),
+            bounds + 0.001,
+            [0.0, -1.0, 1e-300, 9995.0, 10_000.0, 1e300, np.inf, -np.inf, np.nan],
+        ]
+    )
+    valid = np.isfinite(prices) & (prices > 0)
+    expected = np.ones(len(prices), dtype=bool)
+    expected[valid] = on_tick(prices[valid])
+    got = pl.DataFrame({"p": prices}).select(tick_ok(pl.col("p"))).to_series()
+    assert got.null_count() == 0
+    assert (got.to_numpy() == expected).all()
+    assert expected.sum() > 1000 and (~expected).sum() > 1000
+    nulls = pl.DataFrame({"p": [None, 10.0]}, schema={"p": pl.Float64})
+    assert nulls.select(tick_ok(pl.col("p"))).to_series().to_list() == [True, True]
