@@ -4,12 +4,14 @@ another instance at once, and each run's shard file is left checkpointed for the
 log view."""
 
 import shutil
+import sqlite3
+import time
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
-from hk_pipeline.defs.event_log import RunHistoryEventLogStorage
+from hk_pipeline.defs.event_log import CHECKPOINT_DELAY_SECONDS, RunHistoryEventLogStorage
 from hk_pipeline.paths import PACKAGE_DIR
 
 DAYS = dg.DailyPartitionsDefinition(start_date="2025-01-01", end_date="2025-01-11")
@@ -76,17 +78,40 @@ def test_a_ranged_run_is_recorded_for_every_partition_in_one_batch(
         assert {r.run_id for r in records} == {result.run_id}
 
 
-def test_a_run_shard_is_checkpointed_after_each_write_for_the_ui_log_view(
-    project_instance: dg.DagsterInstance,
+def test_a_finished_run_is_all_in_its_shard_file_for_the_ui_log_view(
+    project_instance: dg.DagsterInstance, tmp_path: Path
 ) -> None:
     result = _run_range(project_instance)
     shard = Path(project_instance.event_log_storage.path_for_shard(result.run_id))
-    assert shard.exists()
-    # the UI watches <run_id>.db itself: events left in a WAL file would not reach it
-    wal = shard.with_name(shard.name + "-wal")
-    assert not wal.exists() or wal.stat().st_size == 0
+    # the UI watches <run_id>.db itself: an event left only in the WAL would not reach it
+    alone = tmp_path / "alone.db"
+    shutil.copyfile(shard, alone)
+    with sqlite3.connect(alone) as con:
+        (stored,) = con.execute("SELECT count(*) FROM event_logs").fetchone()
     events = project_instance.all_logs(result.run_id)
-    assert sum(e.dagster_event_type == dg.DagsterEventType.RUN_SUCCESS for e in events) == 1
+    assert stored == len(events) > 10
+    assert events[-1].dagster_event_type == dg.DagsterEventType.RUN_SUCCESS
+
+
+def test_a_write_reaches_the_shard_file_within_the_checkpoint_delay(
+    project_instance: dg.DagsterInstance, tmp_path: Path
+) -> None:
+    """Between run status events (a long step), the view still follows within 0.2 s."""
+    result = _run_range(project_instance)
+    storage = project_instance.event_log_storage
+    shard = Path(storage.path_for_shard(result.run_id))
+    project_instance.report_engine_event(
+        "a step's log line", project_instance.get_run_by_id(result.run_id)
+    )
+
+    def in_file() -> int:
+        shutil.copyfile(shard, tmp_path / "alone.db")
+        with sqlite3.connect(tmp_path / "alone.db") as con:
+            return con.execute("SELECT count(*) FROM event_logs").fetchone()[0]
+
+    total = len(project_instance.all_logs(result.run_id))
+    time.sleep(CHECKPOINT_DELAY_SECONDS * 5)
+    assert in_file() == total
 
 
 def test_without_a_home_or_a_folder_the_storage_says_what_it_needs(
