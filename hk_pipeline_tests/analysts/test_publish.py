@@ -267,3 +267,39 @@ def test_ranged_publish_matches_one_partition_at_a_time(
         assert got.get(rel) == holds, rel
     for rel in want:
         assert got[rel] == want[rel], rel
+
+
+def test_a_table_whose_columns_changed_is_published_whole(
+    published_home: Path, tmp_path: Path
+) -> None:
+    """Views read a table's files without unioning them by name, so every file of a version
+    must have the table's current columns: a changed table is exported whole, not linked."""
+    shutil.copy(published_home / "warehouse.duckdb", tmp_path / "warehouse.duckdb")
+    published = tmp_path / "published"
+    close = (date(2025, 11, 21), "close")
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    try:
+        publish(con, published, [DAY, close])
+        con.execute("ALTER TABLE mart.top_turnover ADD COLUMN note VARCHAR DEFAULT 'new'")
+        second = publish(con, published, [close])  # the run wrote only the close
+    finally:
+        con.close()
+    manifest = read_manifest(second.directory)
+    assert ["note", "VARCHAR"] in manifest["columns"]["mart.top_turnover"]
+    files = manifest["tables"]["mart.top_turnover"]
+    midday = second.directory / next(f for f in files if "_midday" in f)
+    first_midday = published / "v000001" / midday.relative_to(second.directory)
+    assert midday.stat().st_ino != first_midday.stat().st_ino  # exported again, not linked
+    reader = duckdb.connect(str(published / CATALOGUE_NAME), read_only=True)
+    try:
+        notes = reader.execute(
+            "SELECT snapshot, count(*), min(note) FROM mart.top_turnover GROUP BY 1 ORDER BY 1"
+        ).fetchall()
+    finally:
+        reader.close()
+    assert notes == [("close", 4, "new"), ("midday", 4, "new")]  # the fake source: 4 shares
+    unchanged = manifest["tables"]["raw.quotes"]  # other tables still link
+    quotes_midday = next(f for f in unchanged if "_midday" in f)
+    assert (second.directory / quotes_midday).stat().st_ino == (
+        published / "v000001" / quotes_midday
+    ).stat().st_ino
