@@ -1,6 +1,6 @@
 """hk_pipeline benchmark: prints one table of workloads, medians, rows/s, peak RSS and ratios.
 
-    .venv/bin/python -m benchmarks.run            # the full benchmark (a trading year; ~1 hour)
+    .venv/bin/python -m benchmarks.run            # the full benchmark (a trading year; ~35 minutes)
     .venv/bin/python -m benchmarks.run --quick    # a smoke run for CI (a few days, one repeat)
 
 Each workload runs in its own process, so its peak RSS is its own (os.wait4's ru_maxrss) and
