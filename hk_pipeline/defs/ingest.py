@@ -308,11 +308,10 @@ def load_partition(
     pipeline: PipelineSettingsResource,
     trade_date: date,
     snapshot: str,
-    prepared: Prepared | None = None,
+    prepared: Prepared,
 ) -> Loaded:
-    """Write one partition of ``spec.table`` (fetched and validated here unless
-    ``prepared``); raise Refused if it must not load (the table is then unchanged for that
-    partition)."""
+    """Write one partition of ``spec.table`` as ``prepare_partition`` fetched and validated
+    it; raise Refused if it must not load (the table is then unchanged for that partition)."""
     from hk_pipeline.faults import fault_point
     from hk_pipeline.schemas.validate import assess
     from hk_pipeline.warehouse import replace_partition, upsert_rows
@@ -320,8 +319,6 @@ def load_partition(
     from hk_pipeline.warehouse.quarantine import replace_quarantine
 
     where = f"{spec.table} {trade_date}|{snapshot}"
-    if prepared is None:
-        prepared = prepare_partition(spec, market, trade_date, snapshot)
     run_id = context.run.run_id
     outcome, files, supersede = prepared.outcome, prepared.files, prepared.supersede
     record = (
