@@ -4,6 +4,10 @@ Each partition is one `dagster asset materialize` run with the default multiproc
 launched one after another (a backfill of the same runs would contend for DuckDB's single
 writer, which DuckDBPandasIOManager opens read-write). The per-day cost measured on a short
 range is extrapolated linearly to a year, and the table says so.
+
+The runs use the baseline's own environment (benchmarks/baseline_env.py,
+benchmarks/baseline-requirements.lock), created on first use: its dagster-duckdb-pandas and
+dagster-pandera pin their own duckdb and pandas, independent of the product's.
 """
 
 from __future__ import annotations
@@ -12,7 +16,8 @@ import tempfile
 from datetime import date
 from pathlib import Path
 
-from benchmarks.run import BIN, Measure, fresh_env, timed
+from benchmarks import baseline_env
+from benchmarks.run import Measure, fresh_env, timed
 
 
 def measure(
@@ -23,10 +28,11 @@ def measure(
         days=len(days) * len(snapshots) / 2,
         note="docs pattern: run per partition, multiprocess, DuckDBPandasIOManager",
     )
+    python = baseline_env.ensure()
     for _ in range(repeat):
         with tempfile.TemporaryDirectory(prefix="hkbase-") as tmp:
             home = Path(tmp)
-            env = fresh_env(home)
+            env = baseline_env.run_env(fresh_env(home))
             env["DAGSTER_HOME"] = str(home)
             env["BASELINE_DUCKDB"] = str(home / "baseline.duckdb")
             (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
@@ -34,7 +40,7 @@ def measure(
             for d in days:
                 for snapshot in snapshots:
                     cmd = [
-                        str(BIN / "dagster"), "asset", "materialize",
+                        str(python.parent / "dagster"), "asset", "materialize",
                         "-m", "benchmarks.baseline_defs", "--select", "*",
                         "--partition", f"{d.isoformat()}|{snapshot}",
                     ]  # fmt: skip

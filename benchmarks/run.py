@@ -2,10 +2,15 @@
 
     .venv/bin/python -m benchmarks.run            # the full benchmark (a trading year; ~35 minutes)
     .venv/bin/python -m benchmarks.run --quick    # a smoke run for CI (a few days, one repeat)
+    .venv/bin/python -m benchmarks.run --quick --baseline-only   # the baseline on one partition
 
 Each workload runs in its own process, so its peak RSS is its own (os.wait4's ru_maxrss) and
 a cold start is really cold. The machine is noisy: every figure is the median of --repeat
 runs, and ratios are taken between workloads measured in the same invocation.
+
+The baseline (benchmarks/baseline.py) runs in an environment of its own, built on first use
+from benchmarks/baseline-requirements.lock into benchmarks/.venv-baseline (baseline_env.py), so
+its integrations never constrain the product's pins.
 """
 
 from __future__ import annotations
@@ -13,7 +18,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import shutil
 import statistics
 import subprocess
 import sys
@@ -229,15 +233,35 @@ def main() -> None:
     parser.add_argument(
         "--days", type=int, nargs="+", help="range sizes to run (default 5 20 and the year)"
     )
+    parser.add_argument(
+        "--no-baseline", action="store_true", help="skip the baseline (and its environment)"
+    )
+    parser.add_argument(
+        "--baseline-only", action="store_true", help="run only the baseline (--quick: one run)"
+    )
     args = parser.parse_args()
+    if args.no_baseline and args.baseline_only:
+        parser.error("--no-baseline and --baseline-only exclude each other")
     from hk_pipeline import calendar
 
     repeat = 1 if args.quick else args.repeat
     all_days = calendar.trading_days(*YEAR)
+    baseline_python = None
+    if not args.no_baseline:
+        # Before any measure: a failure to build it stops the run at once, and pip's work does
+        # not overlap a workload.
+        from benchmarks import baseline_env
+
+        try:
+            baseline_python = baseline_env.ensure()
+        except baseline_env.BaselineEnvError as e:
+            sys.exit(f"error: {e}")
     sizes = [2] if args.quick else sorted(args.days or [5, 20, len(all_days)])
+    if args.baseline_only:
+        sizes = []
     measures: list[Measure] = []
     floors: dict[int, float] = {}
-    views, after = view_timer(sizes[-1])
+    views, after = view_timer(sizes[-1]) if sizes else ({}, None)
     for n in sizes:
         start, end = all_days[0], all_days[n - 1]
         largest = n == sizes[-1]
@@ -247,11 +271,12 @@ def main() -> None:
         measures.append(f)
         measures.append(pipeline(start, end, n, times, after if largest else None))
         print(f"... {n} d: floor {f.median:.1f}s, pipeline {measures[-1].median:.1f}s", flush=True)
-    measures.append(cold_snapshot(repeat))
-    measures.extend(in_process(repeat))
+    if not args.baseline_only:
+        measures.append(cold_snapshot(repeat))
+        measures.extend(in_process(repeat))
     measures.extend(views.values())
     baseline_per_day = None
-    if shutil.which(str(BIN / "dagster")):
+    if baseline_python:
         from benchmarks import baseline
 
         if args.quick:
@@ -261,6 +286,10 @@ def main() -> None:
         measures.append(bm)
         baseline_per_day = bm.median / bm.days
     print(f"hk_pipeline benchmark, {date.today()}, {machine()}, Python {platform.python_version()}")
+    if baseline_python:
+        from benchmarks.baseline_env import describe
+
+        print(f"baseline in {baseline_python.parent.parent.name}: {describe(baseline_python)}")
     print(table(measures, floors, baseline_per_day))
 
 

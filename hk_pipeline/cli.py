@@ -19,17 +19,15 @@ from typing import TYPE_CHECKING
 from hk_pipeline import calendar
 from hk_pipeline.cli_guard import GuardError, guarded, root_message
 from hk_pipeline.config import SOURCES, ConfigError, Settings, load_settings
-from hk_pipeline.paths import PACKAGE_DIR, PROJECT_DIR
+from hk_pipeline.instance_config import write_dagster_home
+from hk_pipeline.paths import PROJECT_DIR
 
 if TYPE_CHECKING:
     import dagster as dg
 
-DAGSTER_YAML = PACKAGE_DIR / "dagster.yaml"
 WORKSPACE_YAML = PROJECT_DIR / "workspace.yaml"
 QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 PLANNED_EVENTS_VARIABLE = "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS"
-EVENT_BATCH_VARIABLE = "DAGSTER_EVENT_BATCH_SIZE"
-EVENT_BATCH_SIZE = "1000"  # events per batch: more than a 40-partition run's per asset
 # Trading days per backfill run: Dagster's per-run cost (~1.5 s) is paid once per batch, and
 # a refused partition stops the backfill with at most one batch partly written.
 DEFAULT_BATCH_DAYS = 20
@@ -51,10 +49,11 @@ def prepare_environment(source: str | None) -> Settings:
         settings = load_settings()
     except ConfigError as exc:
         raise CliError(str(exc)) from exc
-    home = settings.dagster_home
-    home.mkdir(parents=True, exist_ok=True)
-    if not (home / "dagster.yaml").exists():
-        shutil.copyfile(DAGSTER_YAML, home / "dagster.yaml")
+    try:
+        # dagster.yaml follows HK_PIPELINE_DAGSTER_POSTGRES_URL at every command
+        home = write_dagster_home(settings)
+    except ConfigError as exc:
+        raise CliError(str(exc)) from exc
     os.environ["DAGSTER_HOME"] = str(home)
     # A run over a range of partitions records one "materialisation planned" event per asset
     # instead of one per asset and partition: ~0.1 s a partition of SQLite event-log writes.
@@ -62,9 +61,6 @@ def prepare_environment(source: str | None) -> Settings:
     # in the UI (the run, and the backfill's line, say which partition failed). Single-partition
     # runs are unaffected. Set the variable to false to get per-partition events back.
     os.environ.setdefault(PLANNED_EVENTS_VARIABLE, "true")
-    # A ranged run's materialisations reach the event log as one batch per asset, which
-    # RunHistoryEventLogStorage writes in one transaction (dagster.yaml names it).
-    os.environ.setdefault(EVENT_BATCH_VARIABLE, EVENT_BATCH_SIZE)
     return settings
 
 
@@ -186,11 +182,11 @@ def _execute(
 
 
 def _read_only(settings: Settings):
-    from hk_pipeline.warehouse import connect
+    from hk_pipeline.warehouse.readers import ReaderError, open_reader
 
     try:
-        return connect(settings.warehouse_path, read_only=True)
-    except FileNotFoundError as exc:
+        return open_reader(settings)
+    except ReaderError as exc:
         raise CliError(str(exc)) from exc
 
 
@@ -271,11 +267,16 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _open_reader(settings: Settings):
+def _open_reader(settings: Settings, args: argparse.Namespace):
     from hk_pipeline.warehouse.readers import ReaderError, open_reader
 
     try:
-        return open_reader(settings, sandbox=True)
+        return open_reader(
+            settings,
+            sandbox=True,
+            snapshot_version=args.at_version,
+            snapshot_time=args.at_time,
+        )
     except ReaderError as exc:
         raise CliError(str(exc)) from exc
 
@@ -373,7 +374,9 @@ def _shell(con, fmt: str, max_rows: int) -> int:
 
 
 def cmd_sql(args: argparse.Namespace, settings: Settings) -> int:
-    con = _open_reader(settings)
+    if args.at_version is not None and args.at_time is not None:
+        raise CliError("give --at-version or --at-time, not both")
+    con = _open_reader(settings, args)
     try:
         if args.query is None:
             return _shell(con, args.format, args.max_rows)
@@ -383,30 +386,29 @@ def cmd_sql(args: argparse.Namespace, settings: Settings) -> int:
         con.close()
 
 
-def cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
-    import duckdb
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    from hk_pipeline.warehouse.migrate import MigrateError, migrate
 
-    from hk_pipeline.warehouse import connect
-    from hk_pipeline.warehouse.publish import PublishPolicy, publish, published_dir
+    source = Path(args.source_file) if args.source_file else settings.warehouse_path
+    try:
+        result = migrate(source, settings)
+    except MigrateError as exc:
+        raise CliError(str(exc), 1) from exc
+    for line in result.lines():
+        print(line)
+    return 0
 
-    if not settings.warehouse_path.exists():
-        raise CliError(
-            f"warehouse {settings.warehouse_path} does not exist; run the pipeline first"
-        )
+
+def cmd_upkeep(args: argparse.Namespace, settings: Settings) -> int:
+    from hk_pipeline.warehouse.connection import connect
+    from hk_pipeline.warehouse.upkeep import upkeep
+
+    con = connect(settings)
     try:
-        con = connect(settings.warehouse_path, memory_limit=settings.duckdb_memory_limit)
-    except duckdb.IOException as exc:
-        raise CliError(f"cannot open the warehouse (is a run writing it?): {exc}") from exc
-    try:
-        result = publish(
-            con, published_dir(settings.home), [], policy=PublishPolicy.from_env(), full=args.full
-        )
+        result = upkeep(con, retention_days=args.retention_days)
     finally:
         con.close()
-    print(
-        f"published v{result.version} in {result.seconds['total']:.2f}s: {result.exported}"
-        f" file(s) exported, {result.linked} linked; {result.catalogue}"
-    )
+    print(result.summary())
     return 0
 
 
@@ -424,7 +426,7 @@ def cmd_ui(args: argparse.Namespace, settings: Settings) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="hk-pipeline", description="Hong Kong market warehouse (Dagster + DuckDB)."
+        prog="hk-pipeline", description="Hong Kong market warehouse (Dagster + DuckLake)."
     )
     parser.add_argument("--source", choices=SOURCES, help="override HK_PIPELINE_SOURCE")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -451,17 +453,39 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--snapshot", required=True, choices=calendar.SNAPSHOTS)
     report.set_defaults(func=cmd_report)
 
-    sql = sub.add_parser(
-        "sql", help="query the published warehouse read-only; without a query, a shell"
-    )
+    sql = sub.add_parser("sql", help="query the lake read-only; without a query, a shell")
     sql.add_argument("query", nargs="?", help='e.g. "FROM views.latest_index_moves"')
+    sql.add_argument(
+        "--at-version", type=int, help="read the lake as of this snapshot id (time travel)"
+    )
+    sql.add_argument(
+        "--at-time", help="read the lake as it was at this instant, e.g. 2025-11-21T12:30+08:00"
+    )
     sql.add_argument("--format", choices=("table", "csv", "json"), default="table")
     sql.add_argument("--max-rows", type=int, default=1000, help="rows shown as a table")
     sql.set_defaults(func=cmd_sql)
 
-    pub = sub.add_parser("publish", help="publish the warehouse for readers without a run")
-    pub.add_argument("--full", action="store_true", help="re-export every partition")
-    pub.set_defaults(func=cmd_publish)
+    mig = sub.add_parser(
+        "migrate", help="copy an earlier version's warehouse.duckdb into the lake (left as is)"
+    )
+    mig.add_argument(
+        "--from",
+        dest="source_file",
+        help="the DuckDB file to copy (default: $HK_PIPELINE_HOME/warehouse.duckdb)",
+    )
+    mig.set_defaults(func=cmd_migrate)
+
+    upk = sub.add_parser(
+        "upkeep", help="compact small files, expire old snapshots, remove unreferenced files"
+    )
+    upk.add_argument(
+        "--retention-days",
+        type=float,
+        default=None,
+        help="keep snapshots this many days for time travel (default: HK_PIPELINE_RETENTION_DAYS"
+        " or 30)",
+    )
+    upk.set_defaults(func=cmd_upkeep)
 
     ui = sub.add_parser("ui", help="start the Dagster UI (and daemon) on this project")
     ui.add_argument("--host", default="127.0.0.1")
@@ -476,7 +500,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = prepare_environment(args.source)
         with guarded(args.command, settings):
             return args.func(args, settings)
-    except GuardError as exc:  # the writer lock timed out, or the disk is full
+    except GuardError as exc:  # the lake cannot be opened or written, or the disk is full
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except CliError as exc:

@@ -1,4 +1,5 @@
-"""What the CLI wraps around a command: the writer lock, and one-line messages for a full disk.
+"""What the CLI wraps around a command: one-line messages for a full disk, a lake that cannot be
+opened, and writers that kept winning.
 
 Kept out of ``cli.py`` so the command definitions stay thin. No Dagster import at module
 level (``cli`` imports this before it knows which command runs).
@@ -8,14 +9,12 @@ from __future__ import annotations
 
 import errno
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from typing import Any
 
 from hk_pipeline.config import Settings
-from hk_pipeline.warehouse.writer_lock import WriterBusy, writer_lock
-
-WRITING_COMMANDS = ("run", "backfill", "publish")
-"""Commands that write the warehouse: they hold its writer lock from start to end."""
+from hk_pipeline.warehouse.lake import LakeError
+from hk_pipeline.warehouse.tx import WriteConflict
 
 _DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
 _DISK_FULL_TEXT = (
@@ -40,8 +39,8 @@ def disk_full_message(home: object, detail: str) -> str:
     return (
         f"out of disk space (or over the file size limit, ulimit -f) writing under {home}:"
         f" {detail.strip().splitlines()[0] if detail.strip() else 'write failed'}. Free space"
-        " (or raise the limit) and run again: the failed write was rolled back, published data"
-        " and earlier partitions are unchanged"
+        " (or raise the limit) and run again: the failed write was rolled back, earlier"
+        " partitions are unchanged"
     )
 
 
@@ -60,18 +59,12 @@ def root_message(error: Any) -> str:
 
 @contextmanager
 def guarded(command: str, settings: Settings) -> Iterator[None]:
-    """Hold the writer lock for writing commands; turn lock timeouts and full disks into
+    """Turn a lake that cannot be opened, writers that kept winning and full disks into
     GuardError (one line, no traceback)."""
-    lock = (
-        writer_lock(settings.warehouse_path, what=f"hk-pipeline {command}")
-        if command in WRITING_COMMANDS
-        else nullcontext()
-    )
     try:
-        with lock:
-            yield
-    except WriterBusy as exc:
-        raise GuardError(str(exc)) from exc
+        yield
+    except (LakeError, WriteConflict) as exc:
+        raise GuardError(str(exc)) from None
     except OSError as exc:
         if exc.errno not in _DISK_FULL_ERRNOS:
             raise

@@ -14,16 +14,45 @@ class ConfigError(ValueError):
     """A setting has a value the pipeline cannot use."""
 
 
+CATALOG_VARIABLE = "HK_PIPELINE_CATALOG"
+DATA_PATH_VARIABLE = "HK_PIPELINE_DATA_PATH"
+DAGSTER_POSTGRES_VARIABLE = "HK_PIPELINE_DAGSTER_POSTGRES_URL"
+POSTGRES_PREFIX = "postgres:"
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path
     source: str = "sample"
     quarantine_threshold: float = 0.01
     duckdb_memory_limit: str = "1GB"
+    catalog: str = ""
+    """``HK_PIPELINE_CATALOG``: empty for the SQLite catalog file under the home, or
+    ``postgres:<libpq connection string>``. May carry a password: never print it."""
+    data_path: str = ""
+    """``HK_PIPELINE_DATA_PATH``: empty for ``<home>/lake/``, a folder, or ``s3://bucket/prefix``."""
+    dagster_postgres_url: str = ""
+    """``HK_PIPELINE_DAGSTER_POSTGRES_URL``: empty for Dagster's SQLite storage under the home."""
 
     @property
     def warehouse_path(self) -> Path:
+        """The single-file warehouse of earlier versions; only ``hk-pipeline migrate`` reads it."""
         return self.home / "warehouse.duckdb"
+
+    @property
+    def catalog_path(self) -> Path:
+        """The embedded default's SQLite catalog file (used when ``catalog`` is empty)."""
+        return self.home / "catalog.sqlite"
+
+    @property
+    def lake_data_path(self) -> str:
+        """Where the lake's Parquet files live, always ending in ``/``."""
+        path = self.data_path or str(self.home / "lake")
+        return path if path.endswith("/") else path + "/"
+
+    @property
+    def catalog_is_postgres(self) -> bool:
+        return self.catalog.startswith(POSTGRES_PREFIX)
 
     @property
     def dagster_home(self) -> Path:
@@ -68,6 +97,32 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
             f"HK_PIPELINE_QUARANTINE_THRESHOLD={threshold} must be a share between 0 and 1"
         )
     memory = env.get("HK_PIPELINE_DUCKDB_MEMORY_LIMIT", "1GB")
+    catalog = env.get(CATALOG_VARIABLE, "").strip()
+    if catalog and not catalog.startswith(POSTGRES_PREFIX):
+        raise ConfigError(
+            f"{CATALOG_VARIABLE} must be unset (a SQLite catalog under HK_PIPELINE_HOME) or"
+            f" start with {POSTGRES_PREFIX!r} followed by a libpq connection string, e.g."
+            " 'postgres:host=db.example dbname=hk_lake user=hk'"
+        )
+    data_path = env.get(DATA_PATH_VARIABLE, "").strip()
+    if data_path and "://" in data_path and not data_path.startswith("s3://"):
+        raise ConfigError(
+            f"{DATA_PATH_VARIABLE}={data_path!r}: expected a folder or s3://bucket/prefix"
+        )
+    if data_path and "://" not in data_path:
+        data_path = str(Path(data_path).expanduser().resolve())
+    dagster_pg = env.get(DAGSTER_POSTGRES_VARIABLE, "").strip()
+    if dagster_pg and not dagster_pg.startswith(("postgresql://", "postgres://")):
+        raise ConfigError(
+            f"{DAGSTER_POSTGRES_VARIABLE} must be a URL such as"
+            " postgresql://user:password@host:5432/dagster"
+        )
     return Settings(
-        home=home, source=source, quarantine_threshold=threshold, duckdb_memory_limit=memory
+        home=home,
+        source=source,
+        quarantine_threshold=threshold,
+        duckdb_memory_limit=memory,
+        catalog=catalog,
+        data_path=data_path,
+        dagster_postgres_url=dagster_pg,
     )

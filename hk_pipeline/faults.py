@@ -1,7 +1,7 @@
 """Named fault points: places where a test may kill the pipeline to prove nothing is lost.
 
 The code calls ``fault_point("write.partition.deleted")`` at moments where a crash would be
-most damaging (inside a transaction, between two renames of a publish...). Normally that is
+most damaging (inside a transaction, after a data file is written and before the catalog commits...). Normally that is
 a dictionary lookup and nothing else. When the environment variable ``HK_PIPELINE_FAULT``
 names the point, the process sends itself SIGKILL there: no ``finally``, no ``atexit``, no
 rollback, exactly what a power cut, an OOM kill or ``kill -9`` does.
@@ -9,7 +9,7 @@ rollback, exactly what a power cut, an OOM kill or ``kill -9`` does.
 ``HK_PIPELINE_FAULT`` is a comma-separated list of ``name`` or ``name@N`` (die at the N-th
 time the point is reached in this process, counting from 1; ``name`` means ``name@1``).
 The reliability suite (``hk_pipeline_tests/reliability/test_killed_runs.py``) runs a
-partition once per point and checks the warehouse and the published copy afterwards.
+partition once per point and checks the lake afterwards.
 No Dagster here: every layer may call it.
 """
 
@@ -22,21 +22,27 @@ from collections import Counter
 FAULT_VARIABLE = "HK_PIPELINE_FAULT"
 
 FAULT_POINTS: tuple[str, ...] = (
-    # warehouse/connection.py: the DDL transaction every writable connection runs
+    # warehouse/lake.py: a writer's connection, right after the lake is attached
+    "lake.attached",
+    # warehouse/schema.py: the schema set-up transaction every writer may run
     "ddl.mid_transaction",
     # warehouse/writes.py: replace_partition (raw tables), in order
     "write.partition.begun",
     "write.partition.deleted",
+    # the new partition's Parquet files are written, the catalog does not list them yet
+    "write.partition.inserted",
     "write.partition.before_commit",
     "write.partition.committed",
     # warehouse/writes.py: upsert_rows (ref tables, raw.macro_series), in order
     "write.upsert.staged",
+    "write.upsert.inserted",
     "write.upsert.before_commit",
     "write.upsert.committed",
     # warehouse/writes.py: the quarantine partition written inside either transaction
     "write.quarantine.deleted",
     # warehouse/quarantine.py: replace_quarantine (a refused partition keeps its rejects)
     "quarantine.deleted",
+    "quarantine.inserted",
     # warehouse/landing_loads.py: the landing files record, inside the table's transaction
     "landing.loads.deleted",
     # defs/ingest.py: one ref/raw asset
@@ -46,17 +52,19 @@ FAULT_POINTS: tuple[str, ...] = (
     # marts/runner.py: write_mart
     "mart.before_write",
     "mart.deleted",
+    "mart.inserted",
     "mart.committed",
     # report/files.py: the review files, each written to a temporary name then renamed
     "report.chart_before_rename",
     "report.markdown_before_rename",
-    # warehouse/publish.py: publish(), in order
-    "publish.exported",
-    "publish.version_renamed",
-    "publish.catalogue_written",
-    "publish.pointer_copied",
-    "publish.swapped",
-    "publish.collected",
+    # warehouse/upkeep.py: the weekly upkeep job, in order
+    "upkeep.merged",
+    "upkeep.expired",
+    "upkeep.cleaned",
+    "upkeep.orphans_removed",
+    # warehouse/migrate.py: copying an old warehouse.duckdb into the lake
+    "migrate.table_copied",
+    "migrate.before_commit",
 )
 """Every point the code exposes, in the order a snapshot run reaches them (roughly)."""
 

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import os
 from collections import defaultdict
+from collections.abc import Iterator
 
 import pytest
+
+from hk_pipeline_tests.postgres import PgDatabase, fresh_database
 
 RELIABILITY_PROPERTY = "hk_reliability"
 LONG = os.environ.get("HK_PIPELINE_RELIABILITY", "").strip().lower() == "long"
@@ -39,3 +42,11 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.write_line(
             f"reliability | {area}: {trials} trial(s), {survived} survived, {cases} case(s) tried"
         )
+
+
+@pytest.fixture
+def pg_database() -> Iterator[PgDatabase]:
+    """An empty PostgreSQL database on 127.0.0.1:5432, dropped after the test (skipped without
+    a server, failed under CI): see hk_pipeline_tests/postgres.py."""
+    with fresh_database() as database:
+        yield database

@@ -12,6 +12,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("HK_PIPELINE_HOME", str(tmp_path))
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "elsewhere"))  # restored after the test
     monkeypatch.delenv("HK_PIPELINE_SOURCE", raising=False)
+    monkeypatch.delenv("HK_PIPELINE_DAGSTER_POSTGRES_URL", raising=False)  # SQLite under the home
     return tmp_path
 
 
@@ -56,7 +57,8 @@ def test_dagster_home_prepared(home: Path, capsys: pytest.CaptureFixture[str]) -
     _run(capsys, "run", "--date", "2025-12-25", "--snapshot", "midday")
     assert os.environ["DAGSTER_HOME"] == str(home / "dagster")
     text = (home / "dagster" / "dagster.yaml").read_text()
-    assert "telemetry" in text and "run_monitoring" in text
+    assert text.startswith("# hk_pipeline: managed\n")
+    assert "telemetry" in text and "run_monitoring" in text and "storage:" not in text
 
 
 def test_report_without_warehouse(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -153,22 +155,17 @@ def test_backfill_batch_days_must_be_positive(
     assert code == 2 and err.strip() == "error: --batch-days must be at least 1, got 0"
 
 
-def test_ranged_runs_batch_their_events_unless_told_not_to(
+def test_ranged_runs_plan_their_partitions_in_one_event_unless_told_not_to(
     home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv(cli.PLANNED_EVENTS_VARIABLE, raising=False)
-    monkeypatch.delenv(cli.EVENT_BATCH_VARIABLE, raising=False)
     cli.prepare_environment(None)
     import os
 
     assert os.environ[cli.PLANNED_EVENTS_VARIABLE] == "true"
-    # a ranged run's materialisations reach the event log as one batch per asset
-    assert int(os.environ[cli.EVENT_BATCH_VARIABLE]) >= 2 * cli.DEFAULT_BATCH_DAYS
     monkeypatch.setenv(cli.PLANNED_EVENTS_VARIABLE, "false")
-    monkeypatch.setenv(cli.EVENT_BATCH_VARIABLE, "0")
     cli.prepare_environment(None)
     assert os.environ[cli.PLANNED_EVENTS_VARIABLE] == "false"
-    assert os.environ[cli.EVENT_BATCH_VARIABLE] == "0"
 
 
 def test_backfill_batches_are_consecutive_trading_days() -> None:

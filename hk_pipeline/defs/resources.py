@@ -1,4 +1,4 @@
-"""Dagster resources: the DuckDB warehouse, the market source and the pipeline's settings.
+"""Dagster resources: the lake, the market source and the pipeline's settings.
 
 Defaults come from ``hk_pipeline.config.load_settings()`` (HK_PIPELINE_* variables), so the
 Definitions load with working values on a fresh machine; tests construct them with tmp paths.
@@ -6,6 +6,7 @@ Definitions load with working values on a fresh machine; tests construct them wi
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -15,7 +16,9 @@ from typing import TYPE_CHECKING
 import dagster as dg
 from pydantic import PrivateAttr
 
-from hk_pipeline.config import Settings, load_settings
+from hk_pipeline.config import CATALOG_VARIABLE, Settings, load_settings
+from hk_pipeline.warehouse.connection import connect
+from hk_pipeline.warehouse.lake import LakeError
 
 if TYPE_CHECKING:
     import duckdb
@@ -24,68 +27,49 @@ if TYPE_CHECKING:
 
 
 class WarehouseResource(dg.ConfigurableResource):
-    """The DuckDB warehouse file: one writable connection per run, shared by its assets.
+    """The lake: one writable connection per run, shared by its assets.
 
-    DuckDB allows one writing process; runs execute their steps in-process one after another,
-    so the steps of a run take turns on the same connection. Opening the file for every asset
-    cost ~40 ms each; the connection is closed when the run's resources are torn down.
+    The catalog's connection string may hold a password, so the resource never holds it:
+    it names the environment variable to read it from (shown in the UI instead of its
+    value). Opening the lake costs ~0.1 s; the connection is closed when the run's resources
+    are torn down.
     """
 
-    path: str
+    home: str
+    data_path: str = ""
     memory_limit: str = "1GB"
-    published_dir: str = ""  # default: ``published/`` beside the warehouse file
-    publish_keep_versions: int = 3
-    publish_grace_seconds: float = 600.0
-
-    @property
-    def published_path(self) -> Path:
-        return (
-            Path(self.published_dir)
-            if self.published_dir
-            else Path(self.path).parent / ("published")
-        )
+    catalog_variable: str = CATALOG_VARIABLE
 
     _writer: duckdb.DuckDBPyConnection | None = PrivateAttr(default=None)
 
+    def settings(self) -> Settings:
+        """The lake's settings, the catalog read from the environment now."""
+        return Settings(
+            home=Path(self.home),
+            duckdb_memory_limit=self.memory_limit,
+            catalog=os.environ.get(self.catalog_variable, "").strip(),
+            data_path=self.data_path,
+        )
+
     @contextmanager
     def connection(self, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-        from hk_pipeline.warehouse import connect
-
         if read_only:
-            con = connect(Path(self.path), read_only=True, memory_limit=self.memory_limit)
+            con = self._open(read_only=True)
             try:
                 yield con
             finally:
                 con.close()
             return
         if self._writer is None:
-            self._writer = self._open_writer()
+            self._writer = self._open(read_only=False)
         yield self._writer
 
-    def _open_writer(self) -> duckdb.DuckDBPyConnection:
-        """The run's writable connection; a clear failure when another process holds the file.
-
-        Runs launched from the UI or a schedule queue one at a time among themselves, but a CLI
-        run may hold the warehouse: DuckDB's own lock refuses the second writer, and the run
-        fails here, before it changed anything.
-        """
-        import duckdb
-
-        from hk_pipeline.warehouse import connect
-
+    def _open(self, *, read_only: bool) -> duckdb.DuckDBPyConnection:
+        """A connection, or a Failure with the one-line reason (the setting to fix)."""
         try:
-            return connect(Path(self.path), memory_limit=self.memory_limit)
-        except duckdb.IOException as exc:
-            if "lock" not in str(exc).lower():
-                raise
-            raise dg.Failure(
-                description=(
-                    f"the warehouse {self.path} is being written by another process"
-                    f" ({str(exc).splitlines()[0]}); this run changed nothing: run it again"
-                    " when that one finishes"
-                ),
-                allow_retries=False,
-            ) from exc
+            return connect(self.settings(), read_only=read_only)
+        except LakeError as exc:
+            raise dg.Failure(description=str(exc), allow_retries=False) from None
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         if self._writer is not None:
@@ -122,17 +106,10 @@ class PipelineSettingsResource(dg.ConfigurableResource):
 
 def default_resources(settings: Settings | None = None) -> dict[str, dg.ConfigurableResource]:
     """Resources for the Definitions, from the HK_PIPELINE_* environment."""
-    from hk_pipeline.warehouse.publish import PublishPolicy, published_dir
-
     s = settings or load_settings()
-    policy = PublishPolicy.from_env()
     return {
         "warehouse": WarehouseResource(
-            path=str(s.warehouse_path),
-            memory_limit=s.duckdb_memory_limit,
-            published_dir=str(published_dir(s.home)),
-            publish_keep_versions=policy.keep_versions,
-            publish_grace_seconds=policy.grace_seconds,
+            home=str(s.home), data_path=s.data_path, memory_limit=s.duckdb_memory_limit
         ),
         "source": SourceResource(source_name=s.source, home=str(s.home)),
         "pipeline": PipelineSettingsResource(

@@ -23,7 +23,8 @@ import pandas as pd
 from hk_pipeline import calendar
 from hk_pipeline.faults import fault_point
 from hk_pipeline.paths import MARTS_DIR
-from hk_pipeline.warehouse.tx import registered, transaction
+from hk_pipeline.warehouse.ddl import apply_ddl
+from hk_pipeline.warehouse.tx import registered, write_transaction
 
 MART_NAMES: tuple[str, ...] = (
     "index_moves",
@@ -217,6 +218,8 @@ def _ensure(
             """,
             params,
         )
+        if _in_lake(con):
+            con.execute(f"ALTER TABLE {table_name(name)} SET PARTITIONED BY (trade_date, snapshot)")
         state = _table_state(con, name)
         if state is None:
             raise RuntimeError(f"{table_name(name)} is missing right after CREATE TABLE")
@@ -226,6 +229,14 @@ def _ensure(
         con.execute(f"COMMENT ON TABLE {table_name(name)} IS '{comment}'")
     _comment_columns(con, name, state.columns)
     return state
+
+
+def _in_lake(con: duckdb.DuckDBPyConnection) -> bool:
+    """True when the current database is a DuckLake (an in-memory one has no partitioning)."""
+    rows = con.execute(
+        "SELECT type FROM duckdb_databases() WHERE database_name = current_database()"
+    ).fetchall()
+    return bool(rows) and rows[0][0] == "ducklake"
 
 
 def mart_column_docs(name: str) -> dict[str, str]:
@@ -272,8 +283,6 @@ def _mart_schemas() -> dict[str, tuple[tuple[str, str, str], ...]]:
 
     ``$trading_days`` is bound to one day: only the result types matter here.
     """
-    from hk_pipeline.warehouse.connection import ensure_schema
-
     d, snapshot = calendar.START_DATE, calendar.SNAPSHOTS[0]
     values: dict[str, object] = {
         "trade_date": d,
@@ -284,7 +293,7 @@ def _mart_schemas() -> dict[str, tuple[tuple[str, str, str], ...]]:
     out: dict[str, tuple[tuple[str, str, str], ...]] = {}
     con = duckdb.connect()
     try:
-        ensure_schema(con)
+        apply_ddl(con)
         for name in MART_NAMES:
             sql = mart_sql(name)
             params = {p: values[p] for p in sql_parameters(sql)}
@@ -377,22 +386,26 @@ def write_mart(
             )
     loaded_at = datetime.now(UTC)
     fault_point("mart.before_write")
-    with transaction(con):
-        _check_columns(table, frame, _write_columns(con, name, trade_date, snapshot))
-        con.execute(
+    rows = frame.drop(columns=[c for c in LINEAGE_COLUMNS if c in frame.columns])
+
+    def body(c: duckdb.DuckDBPyConnection) -> None:
+        _check_columns(table, frame, _write_columns(c, name, trade_date, snapshot))
+        c.execute(
             f"DELETE FROM {table} WHERE trade_date = ? AND snapshot = ?", [trade_date, snapshot]
         )
         fault_point("mart.deleted")
-        if len(frame):
-            rows = frame.drop(columns=[c for c in LINEAGE_COLUMNS if c in frame.columns])
-            with registered(con, rows, "mart") as view:
-                con.execute(
+        if len(rows):
+            with registered(c, rows, "mart") as view:
+                c.execute(
                     f"""
                     INSERT INTO {table} BY NAME
                     SELECT *, ?::VARCHAR AS run_id, ?::TIMESTAMPTZ AS loaded_at FROM {view}
                     """,
                     [run_id, loaded_at],
                 )
+            fault_point("mart.inserted")
+
+    write_transaction(con, body, what=f"{table} {trade_date}|{snapshot}")
     # Only once committed: a rolled-back CREATE or COMMENT must be redone by the next write.
     _ensured(con).add(name)
     fault_point("mart.committed")

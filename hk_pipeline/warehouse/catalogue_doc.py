@@ -2,8 +2,8 @@
 
 Descriptions live in one place per table: ``COMMENT ON`` in ``sql/ddl`` for ref/raw/quarantine,
 the header comment (``-- columns:``) of ``sql/marts`` and ``sql/views`` for marts and views.
-The publisher copies them into the analysts' catalogue; ``render_catalogue`` turns that
-catalogue into Markdown. Regenerate the checked-in page with::
+The lake's set-up copies them into its catalog (``COMMENT ON``); ``render_catalogue`` turns
+that catalog into Markdown. Regenerate the checked-in page with::
 
     .venv/bin/python -m hk_pipeline.warehouse.catalogue_doc > docs/catalogue.md
 """
@@ -105,26 +105,33 @@ def _cell(text: str | None) -> str:
 
 
 def render_catalogue(con: duckdb.DuckDBPyConnection) -> str:
-    """Markdown of every view of the analysts' catalogue: description, columns, types.
+    """Markdown of every table and view of the lake: description, columns, types.
 
-    Reads only names, types and ``COMMENT ON`` text (no data), so a catalogue published from
-    an empty warehouse renders the same page as one from a full one.
+    Reads only names, types and ``COMMENT ON`` text (no data), so an empty lake renders the
+    same page as a full one. The ``meta`` schema (the set-up's bookkeeping) is left out.
     """
     views = _rows(
         con,
         """
+        SELECT schema_name, table_name, coalesce(comment, '') FROM duckdb_tables()
+        WHERE database_name = current_database() AND schema_name <> 'meta'
+        UNION ALL
         SELECT schema_name, view_name, coalesce(comment, '') FROM duckdb_views()
         WHERE database_name = current_database() AND NOT internal
-        ORDER BY schema_name, view_name
+        ORDER BY 1, 2
         """,
     )
     columns: dict[tuple[str, str], list[tuple]] = {}
     for schema, table, column, dtype, comment in _rows(
         con,
         """
-        SELECT schema_name, table_name, column_name, data_type, coalesce(comment, '')
-        FROM duckdb_columns() WHERE database_name = current_database()
-        ORDER BY schema_name, table_name, column_index
+        SELECT c.schema_name, c.table_name, c.column_name, c.data_type,
+               coalesce(c.comment, v.description, '')
+        FROM duckdb_columns() AS c
+        LEFT JOIN meta.view_columns AS v
+            ON v.view_name = c.schema_name || '.' || c.table_name AND v.column_name = c.column_name
+        WHERE c.database_name = current_database()
+        ORDER BY c.schema_name, c.table_name, c.column_index
         """,
     ):
         columns.setdefault((schema, table), []).append((column, dtype, comment))
@@ -133,7 +140,7 @@ def render_catalogue(con: duckdb.DuckDBPyConnection) -> str:
     out = [
         "# Table catalogue",
         "",
-        "Generated from the analysts' catalogue (`published/analyst.duckdb`) by",
+        "Generated from the lake's catalog (a new, empty lake) by",
         "`python -m hk_pipeline.warehouse.catalogue_doc > docs/catalogue.md`; do not edit by hand.",
         "Descriptions come from `COMMENT ON` in `sql/ddl/` and the header comments of",
         "`sql/marts/` and `sql/views/`. Every name below is queryable as `schema.name`.",
@@ -150,32 +157,16 @@ def render_catalogue(con: duckdb.DuckDBPyConnection) -> str:
     return "\n".join(out) + "\n"
 
 
-def reference_catalogue(workdir: Path) -> Path:
-    """Publish an empty warehouse (every DDL table and mart, no rows) under ``workdir``.
-
-    Returns the catalogue's path. Its views, types and comments are those of a full run.
-    """
-    from hk_pipeline.marts.runner import MART_NAMES, ensure_mart_table
-    from hk_pipeline.warehouse.connection import connect
-    from hk_pipeline.warehouse.publish import PublishPolicy, publish
-
-    con = connect(workdir / "warehouse.duckdb")
-    try:
-        from datetime import date
-
-        for name in MART_NAMES:
-            ensure_mart_table(con, name, date(2025, 11, 21), "midday")
-        result = publish(con, workdir / "published", [], policy=PublishPolicy())
-    finally:
-        con.close()
-    return result.catalogue
-
-
 def generate() -> str:
-    """The catalogue page for the current SQL files (built in a temporary directory)."""
+    """The catalogue page for the current SQL files, from a new empty lake in a temporary home.
+
+    Its tables, views, types and comments are those of a full run (no rows needed).
+    """
+    from hk_pipeline.config import Settings
+    from hk_pipeline.warehouse.connection import connect
+
     with tempfile.TemporaryDirectory(prefix="hk_catalogue_") as tmp:
-        path = reference_catalogue(Path(tmp))
-        con = duckdb.connect(str(path), read_only=True)
+        con = connect(Settings(home=Path(tmp)))
         try:
             return render_catalogue(con)
         finally:

@@ -9,14 +9,13 @@ that made it fail must still be kept for whoever investigates: this writes only
 from __future__ import annotations
 
 import json
-import uuid
 from datetime import UTC, date, datetime
 
 import duckdb
 import pandas as pd
-import pyarrow as pa
 
 from hk_pipeline.faults import fault_point
+from hk_pipeline.warehouse.tx import registered, write_transaction
 from hk_pipeline.warehouse.writes import REJECTED_COLUMNS, quarantine_table_for
 
 
@@ -52,17 +51,16 @@ def replace_quarantine(
     frame["row_number"] = frame["row_number"].astype("int64")
     frame["record"] = frame["record"].map(_as_json).astype("string")
     frame["reason"] = frame["reason"].astype("string")
-    view = f"_hk_quarantine_{uuid.uuid4().hex}"
-    con.execute("BEGIN TRANSACTION")
-    try:
-        con.execute(
+    now = datetime.now(UTC)
+
+    def body(c: duckdb.DuckDBPyConnection) -> None:
+        c.execute(
             f"DELETE FROM {qtable} WHERE trade_date = ? AND snapshot = ?", [trade_date, snapshot]
         )
         fault_point("quarantine.deleted")
         if len(frame):
-            con.register(view, pa.Table.from_pandas(frame, preserve_index=False))
-            try:
-                con.execute(
+            with registered(c, frame, "quarantine") as view:
+                c.execute(
                     f"""
                     INSERT INTO {qtable} BY NAME
                     SELECT row_number, record, reason,
@@ -70,12 +68,9 @@ def replace_quarantine(
                            ?::TIMESTAMPTZ AS quarantined_at
                     FROM {view}
                     """,
-                    [trade_date, snapshot, source, run_id, datetime.now(UTC)],
+                    [trade_date, snapshot, source, run_id, now],
                 )
-            finally:
-                con.unregister(view)
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    con.execute("COMMIT")
+            fault_point("quarantine.inserted")
+
+    write_transaction(con, body, what=f"{qtable} {trade_date}|{snapshot}")
     return len(frame)

@@ -1,26 +1,27 @@
-"""Read-only ways into the published warehouse, for analysts, notebooks and BI tools.
+"""Read-only ways into the lake, for analysts, notebooks and BI tools.
 
-Readers never open ``warehouse.duckdb`` (the pipeline's private, single-writer file): they
-open ``published/analyst.duckdb``, the catalogue of the latest published version, with
-DuckDB's own ``read_only`` access mode. A connection keeps seeing the version it opened;
-reconnect to see a newer one.
+A reader attaches the lake with DuckLake's ``READ_ONLY`` and sees one consistent snapshot per
+transaction: a run that commits meanwhile never changes what a running query sees, and a
+reader never blocks a run. ``snapshot_version`` / ``snapshot_time`` attach an older snapshot
+(time travel; ``FROM lake.snapshots()`` lists them).
 
 ``sandbox=True`` (used by ``hk-pipeline sql``) also confines the connection's file access to
-the version's own directory and locks the configuration, so ``read_csv('/etc/passwd')``,
+the lake's data path and locks the configuration, so ``read_csv('/etc/passwd')``,
 ``INSTALL``/``LOAD`` and ``ATTACH`` fail; ``check_statements`` refuses anything but queries
-(``COPY ... TO`` into that directory would otherwise be allowed).
+(``COPY ... TO`` into the data path would otherwise be allowed).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import Any
 
 import duckdb
+import sqlalchemy
 
 from hk_pipeline.config import Settings
-from hk_pipeline.warehouse.publish import CATALOGUE_NAME, published_dir
+from hk_pipeline.warehouse.lake import LakeError, attach, extension_file, new_connection
 
-READ_ONLY_PREFIX = "the analyst database is read-only"
+READ_ONLY_PREFIX = "the lake is read-only here"
 QUERY_TYPES = {
     duckdb.StatementType.SELECT: "SELECT",
     duckdb.StatementType.EXPLAIN: "EXPLAIN",
@@ -28,72 +29,82 @@ QUERY_TYPES = {
 }
 """Statements ``hk-pipeline sql`` runs; SELECT covers WITH, FROM, VALUES, DESCRIBE, SHOW and
 SUMMARIZE."""
-THREADS = 2
-ATTACH_NAME = "analyst"
 
 
 class ReaderError(RuntimeError):
-    """Nothing is published yet, or a statement is not allowed on the analyst database."""
+    """There is no lake yet, or a statement is not allowed for a reader."""
 
 
-def catalogue_path(settings: Settings) -> Path:
-    """``$HK_PIPELINE_HOME/published/analyst.duckdb``."""
-    return published_dir(settings.home) / CATALOGUE_NAME
+def open_reader(
+    settings: Settings,
+    *,
+    sandbox: bool = False,
+    snapshot_version: int | None = None,
+    snapshot_time: str | None = None,
+) -> duckdb.DuckDBPyConnection:
+    """A read-only DuckDB connection with the lake attached as ``lake`` and in use.
 
-
-def sqlalchemy_url(settings: Settings) -> str:
-    """``duckdb:////abs/path/published/analyst.duckdb`` for SQLAlchemy via duckdb_engine.
-
-    Pass ``connect_args={"read_only": True}`` to ``create_engine`` (see ``create_engine``).
+    Raises ReaderError when there is no lake yet or it cannot be opened (the message names
+    the setting to fix).
     """
-    return f"duckdb:///{catalogue_path(settings).resolve()}"
-
-
-def create_engine(settings: Settings):  # -> sqlalchemy.Engine (import kept lazy)
-    """A read-only SQLAlchemy engine on the analysts' catalogue (duckdb_engine)."""
-    import sqlalchemy
-
-    _require_published(catalogue_path(settings))
-    return sqlalchemy.create_engine(sqlalchemy_url(settings), connect_args={"read_only": True})
-
-
-def _require_published(path: Path) -> None:
-    if not path.exists():
-        raise ReaderError(
-            f"nothing is published at {path}: run the pipeline first (e.g. `hk-pipeline run"
-            " --date 2025-11-21 --snapshot midday`); every successful run publishes at its end"
-        )
-
-
-def open_reader(settings: Settings, *, sandbox: bool = False) -> duckdb.DuckDBPyConnection:
-    """A read-only DuckDB connection to the latest published version.
-
-    The catalogue is ATTACHed (READ_ONLY) to a fresh in-memory database as ``analyst`` and made
-    the default, rather than opened with ``duckdb.connect(path)``: DuckDB caches one instance
-    per path in a process, so a second connect would silently get the version the first one
-    opened. ``sandbox`` restricts file access to that version's directory and locks the
-    settings. Raises ReaderError naming the path when nothing is published yet.
-    """
-    path = catalogue_path(settings)
-    _require_published(path)
-    con = duckdb.connect(config={"threads": THREADS})
+    con = new_connection(settings.duckdb_memory_limit)
     try:
-        con.execute(f"ATTACH '{_sql_text(str(path))}' AS {ATTACH_NAME} (READ_ONLY)")
-        con.execute(f"USE {ATTACH_NAME}")
+        attach(
+            con,
+            settings,
+            read_only=True,
+            snapshot_version=snapshot_version,
+            snapshot_time=snapshot_time,
+        )
         if sandbox:
-            directory = con.execute("SELECT directory FROM meta.publication").fetchall()[0][0]
-            allowed = _sql_text(directory.rstrip("/") + "/")
-            con.execute(f"SET allowed_directories = ['{allowed}']")
-            con.execute("SET enable_external_access = false")
-            con.execute("SET lock_configuration = true")
+            _sandbox(con, settings)
+    except LakeError as exc:
+        con.close()
+        raise ReaderError(str(exc)) from None
     except BaseException:
         con.close()
         raise
     return con
 
 
-def _sql_text(text: str) -> str:
-    return text.replace("'", "''")
+def _sandbox(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+    allowed = settings.lake_data_path.replace("'", "''")
+    con.execute(f"SET allowed_directories = ['{allowed}']")
+    con.execute("SET enable_external_access = false")
+    con.execute("SET lock_configuration = true")
+
+
+def create_engine(settings: Settings, **kwargs: Any) -> sqlalchemy.Engine:
+    """A read-only SQLAlchemy engine (duckdb_engine) on the lake.
+
+    Each pooled connection is an in-memory DuckDB that loads DuckLake from its wheel and
+    attaches the lake READ_ONLY as ``lake`` (the default database), so ``raw.quotes`` and
+    ``views.latest_index_moves`` resolve as in ``hk-pipeline sql``.
+    """
+    attach_probe = open_reader(settings)  # fail now, with the setting named, not at first use
+    attach_probe.close()
+    ducklake = extension_file("ducklake")
+    engine = sqlalchemy.create_engine(
+        "duckdb:///:memory:",
+        connect_args={
+            "config": {
+                "threads": 2,
+                "memory_limit": settings.duckdb_memory_limit,
+                "autoinstall_known_extensions": False,
+                "autoload_known_extensions": False,
+            }
+        },
+        **kwargs,
+    )
+
+    @sqlalchemy.event.listens_for(engine, "connect")
+    def _attach(dbapi_connection: Any, _record: Any) -> None:
+        # duckdb_engine's wrapper passes execute() through to the DuckDB connection
+        dbapi_connection.execute(f"LOAD '{str(ducklake).replace(chr(39), chr(39) * 2)}'")
+        raw = getattr(dbapi_connection, "_ConnectionWrapper__c", None) or dbapi_connection
+        attach(raw, settings, read_only=True)
+
+    return engine
 
 
 def check_statements(con: duckdb.DuckDBPyConnection, sql: str) -> list[str]:
@@ -119,7 +130,7 @@ def check_statements(con: duckdb.DuckDBPyConnection, sql: str) -> list[str]:
         elif kind not in QUERY_TYPES:
             verb = text.split(None, 1)[0].upper() if text else str(kind)
             raise ReaderError(
-                f"{READ_ONLY_PREFIX}: {verb} is not allowed here; run queries only"
+                f"{READ_ONLY_PREFIX}: {verb} is not allowed; run queries only"
                 f" ({', '.join(sorted(QUERY_TYPES.values()))}, WITH, DESCRIBE, SHOW, SUMMARIZE)"
             )
         out.append(text)
@@ -127,10 +138,10 @@ def check_statements(con: duckdb.DuckDBPyConnection, sql: str) -> list[str]:
 
 
 def explain_error(exc: duckdb.Error) -> str:
-    """DuckDB's message, with what it means for a reader of the analyst database."""
+    """DuckDB's message, with what it means for a reader of the lake."""
     message = str(exc).strip()
     if isinstance(exc, duckdb.PermissionException):
-        return f"only the published version's files can be read here: {message}"
+        return f"only the lake's own files can be read here: {message}"
     if "read-only mode" in message:
         return f"{READ_ONLY_PREFIX}: {message}"
     return message

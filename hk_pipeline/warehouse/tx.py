@@ -1,24 +1,141 @@
-"""The two DuckDB idioms every writer shares: one transaction, and a frame registered by name."""
+"""The two DuckDB idioms every writer shares: one lake transaction, and a frame registered by name.
+
+Several writers share the lake (a UI run, a scheduled run, a CLI run, on one machine or many).
+DuckLake detects conflicts per table when a transaction commits: two transactions that both
+delete from and insert into ``raw.quotes`` conflict even for different partitions, and a
+SQLite catalog answers "database is locked" while another process commits. Either way the
+losing transaction has changed nothing, so :func:`write_transaction` runs its body again on
+the state the winner left, with backoff and jitter, and says on stderr what it waits for. The
+end state equals running the writers one after the other. It gives up after
+``HK_PIPELINE_WRITER_WAIT`` seconds (default 600) with a message saying so.
+"""
 
 from __future__ import annotations
 
+import logging
+import os
+import random
+import sys
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
 import duckdb
 import pandas as pd
 import pyarrow as pa
 
+WAIT_VARIABLE = "HK_PIPELINE_WRITER_WAIT"
+DEFAULT_WAIT_SECONDS = 600.0
+FIRST_BACKOFF_SECONDS = 0.05
+MAX_BACKOFF_SECONDS = 2.0
+RETRYABLE = (
+    "transaction conflict",
+    "database is locked",
+    "could not serialize access",
+    "deadlock detected",
+    "conflict",
+)
+"""Fragments of the errors a losing writer gets (DuckLake, SQLite and PostgreSQL catalogs)."""
+
+log = logging.getLogger("hk_pipeline.warehouse")
+T = TypeVar("T")
+
+
+class WriteConflict(RuntimeError):
+    """Another writer kept winning for longer than ``HK_PIPELINE_WRITER_WAIT`` allows."""
+
+
+def wait_seconds(environ: dict[str, str] | None = None) -> float:
+    """``HK_PIPELINE_WRITER_WAIT`` (seconds, >= 0); ValueError naming it on a bad value."""
+    env = os.environ if environ is None else environ
+    raw = env.get(WAIT_VARIABLE, str(DEFAULT_WAIT_SECONDS))
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ValueError(f"{WAIT_VARIABLE}={raw!r} must be a number of seconds") from exc
+    if value < 0:
+        raise ValueError(f"{WAIT_VARIABLE}={value} must be >= 0")
+    return value
+
+
+def is_conflict(exc: BaseException) -> bool:
+    """True for the errors of a writer that lost a race and may simply try again."""
+    if not isinstance(exc, duckdb.Error):
+        return False
+    text = str(exc).lower()
+    return any(fragment in text for fragment in RETRYABLE)
+
+
+def _rollback(con: duckdb.DuckDBPyConnection) -> None:
+    """ROLLBACK if a transaction is still open (a failed COMMIT has already ended it)."""
+    try:
+        con.execute("ROLLBACK")
+    except duckdb.TransactionException:
+        pass
+
+
+def announce(message: str) -> None:
+    """A wait, on stderr and in the log: a run that waits says what for and how long."""
+    log.warning(message)
+    print(f"hk-pipeline: {message}", file=sys.stderr, flush=True)
+
+
+def write_transaction(
+    con: duckdb.DuckDBPyConnection,
+    body: Callable[[duckdb.DuckDBPyConnection], T],
+    *,
+    what: str,
+    max_wait: float | None = None,
+) -> T:
+    """BEGIN; ``body(con)``; COMMIT, retried while another writer wins the commit.
+
+    ``body`` must be safe to run again from the start (it is: every write deletes its
+    partition or keys before inserting). Any other error rolls back and propagates.
+    """
+    budget = wait_seconds() if max_wait is None else max_wait
+    started = time.monotonic()
+    attempt = 0
+    while True:
+        attempt += 1
+        con.execute("BEGIN TRANSACTION")
+        try:
+            result = body(con)
+            con.execute("COMMIT")
+            return result
+        except BaseException as exc:
+            _rollback(con)
+            if not is_conflict(exc):
+                raise
+            waited = time.monotonic() - started
+            if waited >= budget:
+                raise WriteConflict(
+                    f"writing {what}: other writers kept committing first for {waited:.0f} s"
+                    f" ({attempt} attempts; last: {str(exc).strip().splitlines()[-1]});"
+                    f" nothing of this write was committed. Run it again, or raise"
+                    f" {WAIT_VARIABLE}"
+                ) from exc
+            delay = min(MAX_BACKOFF_SECONDS, FIRST_BACKOFF_SECONDS * 2 ** min(attempt, 6))
+            delay *= random.uniform(0.5, 1.5)
+            if attempt == 1 or attempt % 5 == 0:
+                announce(
+                    f"writing {what}: another writer committed first"
+                    f" ({str(exc).strip().splitlines()[-1][:120]}); waited {waited:.1f} s,"
+                    f" retry {attempt} in {delay:.2f} s"
+                )
+            time.sleep(delay)
+
 
 @contextmanager
 def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    """BEGIN ... COMMIT; ROLLBACK on any exception, then re-raise it."""
+    """BEGIN ... COMMIT; ROLLBACK on any exception, then re-raise it. No retry: for one-off
+    maintenance (the DDL, migrate) whose callers retry or fail as a whole."""
     con.execute("BEGIN TRANSACTION")
     try:
         yield
     except BaseException:
-        con.execute("ROLLBACK")
+        _rollback(con)
         raise
     con.execute("COMMIT")
 

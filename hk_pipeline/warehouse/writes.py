@@ -23,7 +23,7 @@ from hk_pipeline.calendar import SNAPSHOTS
 from hk_pipeline.faults import fault_point
 from hk_pipeline.warehouse.catalog import split_name, table_columns
 from hk_pipeline.warehouse.tx import registered as _registered
-from hk_pipeline.warehouse.tx import transaction as _transaction
+from hk_pipeline.warehouse.tx import write_transaction
 
 WRITABLE_SCHEMAS = ("ref", "raw")
 REJECTED_COLUMNS = ("row_number", "record", "reason")
@@ -163,19 +163,20 @@ def replace_partition(
         override["source"] = "?"
     params.append(source)
 
-    with _transaction(con):
+    def body(c: duckdb.DuckDBPyConnection) -> None:
         fault_point("write.partition.begun")
-        con.execute(
+        c.execute(
             f"DELETE FROM {table} WHERE trade_date = ? AND snapshot = ?", [trade_date, snapshot]
         )
         fault_point("write.partition.deleted")
         if len(rows):
-            with _registered(con, rows, "rows") as view:
-                _check_rows_in_partition(con, view, names, table, trade_date, snapshot)
+            with _registered(c, rows, "rows") as view:
+                _check_rows_in_partition(c, view, names, table, trade_date, snapshot)
                 select = _select_rows(view, names, override=override)
-                con.execute(f"INSERT INTO {table} BY NAME {select}", params)
+                c.execute(f"INSERT INTO {table} BY NAME {select}", params)
+        fault_point("write.partition.inserted")
         _write_quarantine(
-            con,
+            c,
             table,
             rejected,
             trade_date=trade_date,
@@ -185,8 +186,10 @@ def replace_partition(
             now=now,
         )
         if also is not None:
-            also(con)
+            also(c)
         fault_point("write.partition.before_commit")
+
+    write_transaction(con, body, what=f"{table} {trade_date}|{snapshot}")
     fault_point("write.partition.committed")
     return len(rows)
 
@@ -264,35 +267,36 @@ def upsert_rows(
     stage = f"_hk_stage_{uuid.uuid4().hex}"
     on = " AND ".join(f"t.{_q(k)} = s.{_q(k)}" for k in key)
 
-    with _transaction(con):
+    def body(c: duckdb.DuckDBPyConnection) -> None:
         # The temp table lives in the transaction: a rollback discards it, a commit keeps
         # it until dropped here.
-        con.execute(f"CREATE TEMP TABLE {stage} AS SELECT * FROM {table} LIMIT 0")
+        c.execute(f"CREATE TEMP TABLE {stage} AS SELECT * FROM {table} LIMIT 0")
         if len(rows):
-            with _registered(con, rows, "rows") as view:
+            with _registered(c, rows, "rows") as view:
                 select = _select_rows(view, list(rows.columns), override=override)
-                con.execute(f"INSERT INTO {stage} BY NAME {select}", params)
+                c.execute(f"INSERT INTO {stage} BY NAME {select}", params)
             fault_point("write.upsert.staged")
             if supersede is not None:
-                con.execute(
+                c.execute(
                     f"""
                     UPDATE {stage} AS s SET valid_to = t.valid_to FROM {table} AS t
                     WHERE {on} AND s.valid_to IS NULL AND t.valid_to IS NOT NULL
                     """
                 )
-            con.execute(f"DELETE FROM {table} AS t USING {stage} AS s WHERE {on}")
-            con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {stage}")
-        con.execute(f"DROP TABLE {stage}")
+            c.execute(f"DELETE FROM {table} AS t USING {stage} AS s WHERE {on}")
+            c.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {stage}")
+            fault_point("write.upsert.inserted")
+        c.execute(f"DROP TABLE {stage}")
         if supersede is not None:
             close_superseded(
-                con,
+                c,
                 table,
                 list(supersede.entity_key),
                 supersede.valid_from,
                 supersede.present_keys,
             )
         _write_quarantine(
-            con,
+            c,
             table,
             rejected,
             trade_date=trade_date,
@@ -302,8 +306,10 @@ def upsert_rows(
             now=now,
         )
         if also is not None:
-            also(con)
+            also(c)
         fault_point("write.upsert.before_commit")
+
+    write_transaction(con, body, what=f"{table} (effective {trade_date})")
     fault_point("write.upsert.committed")
     return len(rows)
 

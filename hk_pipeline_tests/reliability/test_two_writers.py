@@ -14,7 +14,8 @@ from pathlib import Path
 
 import yaml
 
-from hk_pipeline.cli import DAGSTER_YAML
+from hk_pipeline.config import Settings
+from hk_pipeline.instance_config import dagster_yaml
 from hk_pipeline.warehouse.writer_lock import lock_path, writer_lock
 from hk_pipeline_tests.reliability.harness import NEW, child_env, run_cli, snapshot_state, start_cli
 
@@ -83,9 +84,9 @@ def test_lock_of_a_killed_holder_is_free(tmp_path: Path, tally) -> None:
     t.survived += 1
 
 
-def test_killed_runs_do_not_hold_the_queue_slot_forever() -> None:
+def test_killed_runs_do_not_hold_the_queue_slot_forever(tmp_path: Path) -> None:
     """The default launcher has no worker health check: max_runtime_seconds frees the slot."""
-    config = yaml.safe_load(DAGSTER_YAML.read_text(encoding="utf-8"))
+    config = yaml.safe_load(dagster_yaml(Settings(home=tmp_path)))
     assert config["run_monitoring"]["enabled"] is True
     assert 0 < config["run_monitoring"]["max_runtime_seconds"] <= 3600
-    assert config["run_coordinator"]["config"]["max_concurrent_runs"] == 1
+    assert config["concurrency"]["runs"]["max_concurrent_runs"] == 4

@@ -207,9 +207,11 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 def dagster_ui(tmp_path: Path) -> Iterator[DagsterUI]:
     """``hk-pipeline ui`` on a free 127.0.0.1 port, against a temporary HK_PIPELINE_HOME.
 
-    The CLI copies hk_pipeline/dagster.yaml into $HK_PIPELINE_HOME/dagster (the DAGSTER_HOME it
-    sets) and runs ``dagster dev -w workspace.yaml``, which starts the webserver and the daemon
-    (the daemon executes backfills). The source is the default, the offline sample market.
+    The CLI writes $HK_PIPELINE_HOME/dagster/dagster.yaml (hk_pipeline/instance_config.py:
+    Dagster's SQLite storage in that folder, as no HK_PIPELINE_* variable is passed on), sets
+    that folder as DAGSTER_HOME and runs ``dagster dev -w workspace.yaml``, which starts the
+    webserver and the daemon (the daemon executes backfills). The source is the default, the
+    offline sample market.
     """
     home = tmp_path / "home"
     home.mkdir()

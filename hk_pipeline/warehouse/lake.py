@@ -1,0 +1,245 @@
+"""Opening the lake: DuckDB with DuckLake, its catalog and its data path, from the settings.
+
+One DuckLake holds every schema. Two settings say where, and nothing else changes between a
+laptop and a team (``hk_pipeline.config``):
+
+- the catalog: a SQLite file under the home by default (several processes may open it; a
+  DuckDB-file catalog would admit one), or PostgreSQL (``HK_PIPELINE_CATALOG=postgres:...``);
+- the data path: ``<home>/lake/`` by default, a shared folder, or ``s3://bucket/prefix``.
+
+DuckDB's extensions come from their PyPI wheels and are loaded by path, never downloaded at
+run time: no machine here reaches DuckDB's extension server, and many corporate ones do not.
+Credentials (a catalog password, the S3 keys) are never part of a message this module raises.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import duckdb
+
+from hk_pipeline.config import CATALOG_VARIABLE, DATA_PATH_VARIABLE, Settings
+from hk_pipeline.faults import fault_point
+
+LAKE = "lake"
+"""The name the lake is attached under in every connection of the pipeline."""
+THREADS = 2
+CATALOG_EXTENSIONS = {"sqlite": "sqlite_scanner", "postgres": "postgres_scanner"}
+_SECRET = re.compile(r"(password\s*=\s*)(\S+)", re.IGNORECASE)
+_URL_PASSWORD = re.compile(r"(://[^:/@\s]+:)([^@\s]+)(@)")
+
+
+class LakeError(RuntimeError):
+    """The lake cannot be opened or written as configured; the message names the setting."""
+
+
+def redact(text: str) -> str:
+    """``text`` with libpq passwords and URL passwords replaced by ``***``."""
+    return _URL_PASSWORD.sub(r"\1***\3", _SECRET.sub(r"\1***", text))
+
+
+def extension_file(name: str) -> Path:
+    """The ``.duckdb_extension`` file of ``duckdb-extension-<name>`` for this duckdb version."""
+    package = f"duckdb_extension_{name}"
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise LakeError(
+            f"the DuckDB extension package {package.replace('_', '-')} is not installed;"
+            " run `make install` (it installs requirements.lock)"
+        )
+    base = Path(next(iter(spec.submodule_search_locations))) / "extensions"
+    path = base / f"v{duckdb.__version__}" / f"{name}.duckdb_extension"
+    if not path.exists():
+        found = sorted(p.name for p in base.iterdir()) if base.is_dir() else []
+        raise LakeError(
+            f"{package.replace('_', '-')} has no build for duckdb {duckdb.__version__}"
+            f" (it has {', '.join(found) or 'none'}); install matching versions from"
+            " requirements.lock"
+        )
+    return path
+
+
+def load_extension(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """LOAD an extension from its wheel's file (no INSTALL, no download)."""
+    con.execute(f"LOAD '{_lit(str(extension_file(name)))}'")
+
+
+def _lit(text: str) -> str:
+    return text.replace("'", "''")
+
+
+def catalog_kind(settings: Settings) -> str:
+    return "postgres" if settings.catalog_is_postgres else "sqlite"
+
+
+def attach_target(settings: Settings) -> str:
+    """``ducklake:sqlite:<file>`` or ``ducklake:postgres:<libpq string>`` (may hold a secret)."""
+    if settings.catalog_is_postgres:
+        return "ducklake:" + settings.catalog
+    return f"ducklake:sqlite:{settings.catalog_path}"
+
+
+def describe_catalog(settings: Settings) -> str:
+    """Where the catalog is, for messages and the UI: never a password."""
+    if settings.catalog_is_postgres:
+        return redact(settings.catalog)
+    return f"sqlite:{settings.catalog_path}"
+
+
+def new_connection(memory_limit: str = "1GB") -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with DuckLake loaded and automatic extension downloads off."""
+    con = duckdb.connect(
+        config={
+            "memory_limit": memory_limit,
+            "threads": THREADS,
+            "autoinstall_known_extensions": False,
+            "autoload_known_extensions": False,
+        }
+    )
+    try:
+        load_extension(con, "ducklake")
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def _s3_secret(con: duckdb.DuckDBPyConnection, data_path: str) -> None:
+    """A DuckDB secret for ``s3://`` from the standard AWS_* variables (never logged)."""
+    load_extension(con, "httpfs")
+    env = os.environ
+    options = ["TYPE s3", f"SCOPE 's3://{_lit(urlsplit(data_path).netloc)}'"]
+    if env.get("AWS_ACCESS_KEY_ID"):
+        options.append(f"KEY_ID '{_lit(env['AWS_ACCESS_KEY_ID'])}'")
+        options.append(f"SECRET '{_lit(env.get('AWS_SECRET_ACCESS_KEY', ''))}'")
+    if env.get("AWS_SESSION_TOKEN"):
+        options.append(f"SESSION_TOKEN '{_lit(env['AWS_SESSION_TOKEN'])}'")
+    region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1"
+    options.append(f"REGION '{_lit(region)}'")
+    endpoint = env.get("AWS_ENDPOINT_URL", "").strip()
+    if endpoint:
+        # A non-AWS server (MinIO, Ceph, moto...): path-style URLs, TLS as its URL says.
+        parts = urlsplit(endpoint if "://" in endpoint else "https://" + endpoint)
+        options.append(f"ENDPOINT '{_lit(parts.netloc)}'")
+        options.append("URL_STYLE 'path'")
+        options.append(f"USE_SSL {'true' if parts.scheme == 'https' else 'false'}")
+    try:
+        con.execute(f"CREATE OR REPLACE SECRET hk_lake_s3 ({', '.join(options)})")
+    except duckdb.Error as exc:
+        raise LakeError(
+            "cannot create the S3 secret from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,"
+            f" AWS_REGION and AWS_ENDPOINT_URL: {type(exc).__name__}"
+        ) from None
+
+
+def _check_local_data_path(path: str) -> None:
+    """A writer's local data folder must exist (or be creatable) and be writable."""
+    folder = Path(path)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise LakeError(
+            f"{DATA_PATH_VARIABLE}: cannot create the lake's data folder {folder}:"
+            f" {exc.strerror}; point {DATA_PATH_VARIABLE} at a writable folder"
+        ) from exc
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise LakeError(
+            f"{DATA_PATH_VARIABLE}: the lake's data folder {folder} is not writable by this"
+            f" user; fix its permissions or point {DATA_PATH_VARIABLE} elsewhere"
+        )
+
+
+def _explain_attach_error(settings: Settings, exc: duckdb.Error) -> str:
+    message = redact(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
+    where = describe_catalog(settings)
+    low = message.lower()
+    if "version mismatch" in low or "newer" in low or "migrate" in low:
+        return (
+            f"the lake's catalog ({where}) was written by another DuckLake version: {message}."
+            " Use the duckdb and duckdb-extension-ducklake versions of requirements.lock"
+            " (or newer ones that know this catalog); nothing was written"
+        )
+    if settings.catalog_is_postgres:
+        return (
+            f"{CATALOG_VARIABLE}: cannot open the PostgreSQL catalog {where}: {message}. Check"
+            f" the host, port, database, user and password in {CATALOG_VARIABLE}; nothing was"
+            " written"
+        )
+    return (
+        f"{CATALOG_VARIABLE}: cannot open the SQLite catalog {settings.catalog_path}:"
+        f" {message}; nothing was written"
+    )
+
+
+def attach(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    *,
+    read_only: bool = False,
+    alias: str = LAKE,
+    snapshot_version: int | None = None,
+    snapshot_time: str | None = None,
+) -> None:
+    """ATTACH the lake as ``alias`` on ``con`` and make it the default database.
+
+    Readers (``read_only``) see one snapshot per transaction; ``snapshot_version`` or
+    ``snapshot_time`` pins an older one (time travel). Raises LakeError naming the setting
+    to fix when the catalog cannot be reached, is missing (readers) or is too new.
+    """
+    kind = catalog_kind(settings)
+    load_extension(con, CATALOG_EXTENSIONS[kind])
+    data_path = settings.lake_data_path
+    if data_path.startswith("s3://"):
+        _s3_secret(con, data_path)
+    elif not read_only:
+        _check_local_data_path(data_path)
+    if kind == "sqlite":
+        if read_only and not settings.catalog_path.exists():
+            raise LakeError(
+                f"no lake at {settings.catalog_path} yet: run the pipeline first (e.g."
+                " `hk-pipeline run --date 2025-11-21 --snapshot midday`)"
+            )
+        settings.catalog_path.parent.mkdir(parents=True, exist_ok=True)
+    options = [f"DATA_PATH '{_lit(data_path)}'"]
+    if read_only:
+        options.append("READ_ONLY")
+    if snapshot_version is not None:
+        options.append(f"SNAPSHOT_VERSION {int(snapshot_version)}")
+    if snapshot_time is not None:
+        options.append(f"SNAPSHOT_TIME '{_lit(snapshot_time)}'")
+    try:
+        con.execute(
+            f"ATTACH '{_lit(attach_target(settings))}' AS {alias} ({', '.join(options)})"
+        )
+    except duckdb.Error as exc:
+        raise LakeError(_explain_attach_error(settings, exc)) from None
+    con.execute(f"USE {alias}")
+    if not read_only:
+        fault_point("lake.attached")
+
+
+def open_lake(
+    settings: Settings,
+    *,
+    read_only: bool = False,
+    snapshot_version: int | None = None,
+    snapshot_time: str | None = None,
+) -> duckdb.DuckDBPyConnection:
+    """A new DuckDB connection with the lake attached as ``lake`` and in use."""
+    con = new_connection(settings.duckdb_memory_limit)
+    try:
+        attach(
+            con,
+            settings,
+            read_only=read_only,
+            snapshot_version=snapshot_version,
+            snapshot_time=snapshot_time,
+        )
+    except BaseException:
+        con.close()
+        raise
+    return con
