@@ -4,14 +4,16 @@
 
 Prints ``import_seconds`` (dagster, the Definitions and the Dagster instance, whose first
 opening imports Dagster's storage: sqlalchemy, alembic, the daemon's modules, ~0.7 s),
-``first_seconds`` (the snapshot job for 2025-11-21 mid-day on a new warehouse: the first run
+``first_seconds`` (the snapshot job for 2025-11-21 mid-day on a new lake: the first run
 of the process, with the first use of pandera's polars backend and matplotlib) and
 ``warm_seconds`` (2025-11-21 close right after, in the same process).
 
 The home is installed before the clock starts, by another process, as any earlier run on
-the machine leaves it: the Dagster instance's SQLite storage created, the warehouse's tables
-created, the sample market built into the home's cache (``sources/sample_market/
-disk_cache.py``). The timed process is cold otherwise: its imports and first run are its own.
+the machine leaves it: the Dagster instance's SQLite storage created, the lake created with
+its schema (``connect(settings)``: the catalog and the data path of the settings,
+catalog.sqlite and lake/ under the home by default), the sample market built into the
+home's cache (``sources/sample_market/disk_cache.py``). The timed process is cold
+otherwise: its imports and first run are its own.
 """
 
 from __future__ import annotations
@@ -28,10 +30,10 @@ INSTALL = """
 import dagster as dg
 from hk_pipeline.cli import prepare_environment
 from hk_pipeline.sources import sample
-from hk_pipeline.warehouse import connect
+from hk_pipeline.warehouse.connection import connect
 settings = prepare_environment("sample")
 dg.DagsterInstance.get().dispose()
-connect(settings.warehouse_path).close()
+connect(settings).close()
 sample.market(settings.cache_dir)
 """
 

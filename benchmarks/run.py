@@ -8,6 +8,13 @@ Each workload runs in its own process, so its peak RSS is its own (os.wait4's ru
 a cold start is really cold. The machine is noisy: every figure is the median of --repeat
 runs, and ratios are taken between workloads measured in the same invocation.
 
+Every workload writes its own lake in a new home (the embedded default: catalog.sqlite and
+lake/ under HK_PIPELINE_HOME; HK_PIPELINE_CATALOG and HK_PIPELINE_DATA_PATH are ignored, so
+no two runs share a lake). The analyst views are read the way an analyst reads them
+(``open_reader``: the lake, read-only), once as the largest backfill left the lake and once
+after ``hk-pipeline upkeep --retention-days 0`` (benchmarks/lake_upkeep.py), whose files
+before and after are printed below the table.
+
 The baseline (benchmarks/baseline.py) runs in an environment of its own, built on first use
 from benchmarks/baseline-requirements.lock into benchmarks/.venv-baseline (baseline_env.py), so
 its integrations never constrain the product's pins.
@@ -58,11 +65,22 @@ def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float, str]:
     return elapsed, rss, proc.stdout
 
 
+# A shared catalog or data path would make every run write into the same lake.
+SHARED_VARIABLES = (
+    "DAGSTER_HOME",
+    "HK_PIPELINE_CATALOG",
+    "HK_PIPELINE_DATA_PATH",
+    "HK_PIPELINE_DAGSTER_POSTGRES_URL",
+)
+
+
 def fresh_env(home: Path) -> dict[str, str]:
+    """The environment of a workload: the sample source, everything under ``home``."""
     env = dict(os.environ)
     env["HK_PIPELINE_HOME"] = str(home)
     env["HK_PIPELINE_SOURCE"] = "sample"
-    env.pop("DAGSTER_HOME", None)
+    for name in SHARED_VARIABLES:
+        env.pop(name, None)
     return env
 
 
@@ -84,7 +102,9 @@ def run_workload(m: Measure, repeat: int, make_cmd, rows_from_output=None, after
 
 
 def floor(start: date, end: date, days: int, repeat: int) -> Measure:
-    m = Measure(f"floor {days} d", days=days, note="sample -> Arrow -> DuckDB, no Dagster")
+    m = Measure(
+        f"floor {days} d", days=days, note="sample -> Arrow -> the lake, a commit per table"
+    )
 
     def cmd(home: Path) -> list[str]:
         return [
@@ -95,8 +115,8 @@ def floor(start: date, end: date, days: int, repeat: int) -> Measure:
             start.isoformat(),
             "--end",
             end.isoformat(),
-            "--db",
-            str(home / "f.duckdb"),
+            "--home",
+            str(home),
         ]
 
     return run_workload(m, repeat, cmd, lambda out, _h: int(out.split("rows=")[1].split()[0]))
@@ -118,18 +138,24 @@ def pipeline(start: date, end: date, days: int, repeat: int, after=None) -> Meas
     return run_workload(m, repeat, cmd, lambda _o, home: raw_rows(home), after)
 
 
-def view_timer(days: int) -> tuple[dict[str, Measure], object]:
+def view_timer(days: int, label: str = "") -> tuple[dict[str, Measure], object]:
     """Measures of each analyst view, and the ``after`` hook filling them from a run's home."""
     from benchmarks.views import documented_views
 
     measures = {
-        name: Measure(f"view {name}, {days} d", note="median of 5 reads, published catalogue")
+        name: Measure(
+            f"view {name}, {days} d{label}", note="median of 5 reads, the lake, read-only"
+        )
         for name in documented_views()
     }
 
     def after(home: Path, _out: str) -> None:
         cmd = [str(BIN / "python"), "-m", "benchmarks.views", "--home", str(home)]
-        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, check=True)
+        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=fresh_env(home))
+        if proc.returncode:
+            raise RuntimeError(
+                f"benchmarks.views failed ({proc.returncode}):\n{proc.stderr[-3000:]}"
+            )
         for line in proc.stdout.splitlines():
             fields = dict(f.split("=", 1) for f in line.split())
             m = measures[fields["view"]]
@@ -137,6 +163,58 @@ def view_timer(days: int) -> tuple[dict[str, Measure], object]:
             m.rows = int(fields["rows"])
 
     return measures, after
+
+
+def _mib(n: int) -> str:
+    return f"{n / 2**20:,.1f} MiB"
+
+
+def _files_text(f: dict[str, str], side: str) -> str:
+    """One side (before, after) of a lake_upkeep line, as a sentence."""
+
+    def n(key: str) -> int:
+        return int(f[f"{side}_{key}"])
+
+    text = (
+        f"{n('live_files')} live files, {_mib(n('live_bytes'))}"
+        f" ({n('tracked_files')} tracked, {_mib(n('tracked_bytes'))})"
+    )
+    if n("disk_files") >= 0:
+        text += f", {n('disk_files')} files on disk under lake/, {_mib(n('disk_bytes'))}"
+    if n("catalog_bytes") >= 0:
+        text += f", catalog.sqlite {_mib(n('catalog_bytes'))}"
+    return text
+
+
+def upkeep_timer(days: int) -> tuple[Measure, list[str], object]:
+    """The upkeep's Measure, its printed lines, and the ``after`` hook running it on a home.
+
+    The upkeep runs in its own process with the run's HK_PIPELINE_HOME, as
+    ``hk-pipeline upkeep --retention-days 0`` would (benchmarks/lake_upkeep.py), after the
+    run's other measures: it rewrites the lake's files.
+    """
+    m = Measure(
+        f"upkeep after {days} d",
+        note="what hk-pipeline upkeep --retention-days 0 runs, whole process",
+    )
+    lines: list[str] = []
+
+    def after(home: Path, _out: str) -> None:
+        cmd = [str(BIN / "python"), "-m", "benchmarks.lake_upkeep", "--retention-days", "0"]
+        seconds, rss, out = timed(cmd, fresh_env(home))
+        m.seconds.append(seconds)
+        m.rss_mb.append(rss)
+        f = dict(field.split("=", 1) for field in out.split())
+        line = (
+            f"lake files after {days}-day backfill: before upkeep: {_files_text(f, 'before')};"
+            f" after: {_files_text(f, 'after')}; {f['snapshots_expired']} snapshots expired,"
+            f" {f['files_cleaned']} old files removed; upkeep took"
+            f" {float(f['upkeep_seconds']):.2f} s ({seconds:.2f} s with the process)"
+        )
+        lines.append(line)
+        print(line, flush=True)
+
+    return m, lines, after
 
 
 def in_process(repeat: int) -> list[Measure]:
@@ -165,10 +243,21 @@ def cold_snapshot(repeat: int) -> Measure:
     return run_workload(m, repeat, cmd, lambda _o, home: raw_rows(home))
 
 
-def raw_rows(home: Path) -> int:
-    import duckdb
+def chain(*hooks):
+    """One ``after`` hook running ``hooks`` in order on the same home."""
 
-    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    def after(home: Path, out: str) -> None:
+        for hook in hooks:
+            hook(home, out)
+
+    return after
+
+
+def raw_rows(home: Path) -> int:
+    from hk_pipeline.config import Settings
+    from hk_pipeline.warehouse.readers import open_reader
+
+    con = open_reader(Settings(home=home))
     try:
         return sum(
             con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0]
@@ -261,7 +350,10 @@ def main() -> None:
         sizes = []
     measures: list[Measure] = []
     floors: dict[int, float] = {}
-    views, after = view_timer(sizes[-1]) if sizes else ({}, None)
+    views: dict[str, Measure] = {}
+    views_kept: dict[str, Measure] = {}
+    upkeep_lines: list[str] = []
+    upkeep_measure = None
     for n in sizes:
         start, end = all_days[0], all_days[n - 1]
         largest = n == sizes[-1]
@@ -269,12 +361,21 @@ def main() -> None:
         f = floor(start, end, n, times)
         floors[n] = f.median
         measures.append(f)
-        measures.append(pipeline(start, end, n, times, after if largest else None))
+        after = None
+        if largest:
+            views, read_views = view_timer(n)
+            views_kept, read_views_kept = view_timer(n, ", after upkeep")
+            upkeep_measure, upkeep_lines, run_upkeep = upkeep_timer(n)
+            after = chain(read_views, run_upkeep, read_views_kept)
+        measures.append(pipeline(start, end, n, times, after))
         print(f"... {n} d: floor {f.median:.1f}s, pipeline {measures[-1].median:.1f}s", flush=True)
+    if upkeep_measure is not None:
+        measures.append(upkeep_measure)
     if not args.baseline_only:
         measures.append(cold_snapshot(repeat))
         measures.extend(in_process(repeat))
     measures.extend(views.values())
+    measures.extend(views_kept.values())
     baseline_per_day = None
     if baseline_python:
         from benchmarks import baseline
@@ -291,6 +392,8 @@ def main() -> None:
 
         print(f"baseline in {baseline_python.parent.parent.name}: {describe(baseline_python)}")
     print(table(measures, floors, baseline_per_day))
+    for line in upkeep_lines:
+        print(line)
 
 
 if __name__ == "__main__":

@@ -1,22 +1,27 @@
-"""Median time of each documented analyst view over a published warehouse.
+"""Median time of each documented analyst view over the lake, read-only.
 
     python -m benchmarks.views --home $HK_PIPELINE_HOME [--repeat 5]
 
-Each view is read whole (``SELECT * FROM views.<name>``, fetched as Arrow) through the
-published catalogue, read-only, the way an analyst's client reads it. Prints one
-``view=<name> rows=<n> median_ms=<ms>`` line per view.
+Each view is read whole (``SELECT * FROM views.<name>``, fetched as Arrow) through
+``open_reader`` (the lake attached READ_ONLY, as ``hk-pipeline sql``, notebooks and BI tools
+read it), the way an analyst's client reads it. The catalog and data path are those of the
+settings (``HK_PIPELINE_CATALOG`` / ``HK_PIPELINE_DATA_PATH``, else catalog.sqlite and lake/
+under ``--home``). Prints one ``view=<name> rows=<n> median_ms=<ms>`` line per view.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 from pathlib import Path
 
 import duckdb
 
+from hk_pipeline.config import load_settings
 from hk_pipeline.paths import PROJECT_DIR
+from hk_pipeline.warehouse.readers import open_reader
 
 VIEWS_DIR = PROJECT_DIR / "sql" / "views"
 
@@ -41,8 +46,8 @@ def main() -> None:
     parser.add_argument("--home", type=Path, required=True)
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
-    catalogue = args.home / "published" / "analyst.duckdb"
-    con = duckdb.connect(str(catalogue), read_only=True)
+    settings = load_settings({**os.environ, "HK_PIPELINE_HOME": str(args.home)})
+    con = open_reader(settings)
     try:
         for name in documented_views():
             rows, median = time_view(con, name, args.repeat)

@@ -112,7 +112,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     if data_path and "://" not in data_path:
         data_path = str(Path(data_path).expanduser().resolve())
     dagster_pg = env.get(DAGSTER_POSTGRES_VARIABLE, "").strip()
-    if dagster_pg and not dagster_pg.startswith(("postgresql://", "postgres://")):
+    if dagster_pg and not dagster_pg.startswith(("postgresql://", "postgresql+")):
         raise ConfigError(
             f"{DAGSTER_POSTGRES_VARIABLE} must be a URL such as"
             " postgresql://user:password@host:5432/dagster"

@@ -48,25 +48,26 @@ REMOVED_EVENT_LOG = "hk_pipeline.defs.event_log"
 _HEADER = f"""\
 {MANAGED_MARKER}
 # Dagster's instance settings for this home, written by hk-pipeline before every command
-# (hk_pipeline/instance_config.py) from {DAGSTER_POSTGRES_VARIABLE}: edits are overwritten.
-# To keep a hand-edited file instead, delete the first line; hk-pipeline then leaves it alone.
+# (hk_pipeline/instance_config.py) from {DAGSTER_POSTGRES_VARIABLE}:
+# edits are overwritten. To keep a hand-edited file instead, delete the first line;
+# hk-pipeline then leaves the file alone.
 telemetry:
   enabled: false
 """
 
-_SQLITE_STORAGE = """
-# Runs, event log and schedules: Dagster's stock SQLite storage under DAGSTER_HOME (no
-# storage block needed). Set {variable} to keep them in PostgreSQL instead.
+_SQLITE_STORAGE = f"""
+# Runs, event log and schedules: Dagster's stock SQLite storage under DAGSTER_HOME (no storage
+# block needed). Set {DAGSTER_POSTGRES_VARIABLE} to keep them in PostgreSQL.
 """
 
-_POSTGRES_STORAGE = """
-# Runs, event log and schedules in PostgreSQL (dagster-postgres). Dagster reads the URL from
-# {variable} in every process (CLI, UI, daemon, run workers): it may carry a
-# password, so it is never written here.
+_POSTGRES_STORAGE = f"""
+# Runs, event log and schedules in PostgreSQL (dagster-postgres). Every Dagster process (CLI,
+# UI, daemon, run workers) reads the URL from {DAGSTER_POSTGRES_VARIABLE}:
+# it may carry a password, so it is never written here.
 storage:
   postgres:
     postgres_url:
-      env: {variable}
+      env: {DAGSTER_POSTGRES_VARIABLE}
 """
 
 _REST = f"""
@@ -95,18 +96,20 @@ nux:
 def dagster_yaml(settings: Settings) -> str:
     """The text of ``dagster.yaml`` for these settings; never contains the PostgreSQL URL.
 
-    Raises ConfigError for a ``postgres://`` URL, which SQLAlchemy (under dagster-postgres)
-    no longer accepts: only the variable's name is written, so it must be fixed at the source.
+    Raises ConfigError for a URL whose scheme is not ``postgresql`` (or ``postgresql+<driver>``),
+    such as ``postgres://``, which SQLAlchemy (under dagster-postgres) does not accept: Dagster
+    reads the variable itself, so it must be fixed at the source.
     """
     url = settings.dagster_postgres_url
-    if url and not url.startswith("postgresql://"):
+    scheme = url.partition("://")[0]
+    if url and scheme.partition("+")[0] != "postgresql":
         raise ConfigError(
-            f"{DAGSTER_POSTGRES_VARIABLE} starts with 'postgres://', which Dagster's PostgreSQL"
-            " storage (SQLAlchemy) does not accept: write it as postgresql://user:password@"
-            "host:5432/dagster"
+            f"{DAGSTER_POSTGRES_VARIABLE} starts with {scheme + '://'!r}, which Dagster's"
+            " PostgreSQL storage (SQLAlchemy) does not accept: write it as"
+            " postgresql://user:password@host:5432/dagster"
         )
     storage = _POSTGRES_STORAGE if url else _SQLITE_STORAGE
-    return _HEADER + storage.format(variable=DAGSTER_POSTGRES_VARIABLE) + _REST
+    return _HEADER + storage + _REST
 
 
 def write_dagster_home(settings: Settings) -> Path:
@@ -135,7 +138,7 @@ def write_dagster_home(settings: Settings) -> Path:
             )
         print(
             f"note: {path} is not managed by hk-pipeline (its first line is not"
-            f" {MANAGED_MARKER!r}); using it as it is",
+            f" {MANAGED_MARKER!r}): using it as it is, whatever {DAGSTER_POSTGRES_VARIABLE} says",
             file=sys.stderr,
         )
         return home

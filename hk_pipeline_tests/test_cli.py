@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from hk_pipeline import cli
+from hk_pipeline_tests.lake_access import read_home
 
 
 @pytest.fixture
@@ -110,7 +111,6 @@ def test_failed_run_exits_1_with_the_message(
 def test_backfill_runs_trading_days_in_order_and_stops_at_failure(
     home: Path, fake_registry: dict, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import duckdb
 
     from hk_pipeline.defs import resources
 
@@ -124,7 +124,7 @@ def test_backfill_runs_trading_days_in_order_and_stops_at_failure(
     assert [line.split()[:4] for line in lines] == [
         ["[1/1]", "2025-12-24|close..2025-12-29|close", "ok:", "2"]
     ]
-    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    con = read_home(home / "warehouse.duckdb")
     try:
         loaded = con.execute(
             "SELECT DISTINCT trade_date::VARCHAR, snapshot FROM raw.quotes ORDER BY ALL"

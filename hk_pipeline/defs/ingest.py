@@ -314,9 +314,9 @@ def load_partition(
     it; raise Refused if it must not load (the table is then unchanged for that partition)."""
     from hk_pipeline.faults import fault_point
     from hk_pipeline.schemas.validate import assess
-    from hk_pipeline.warehouse import replace_partition, upsert_rows
     from hk_pipeline.warehouse.landing_loads import replace_landing_loads
     from hk_pipeline.warehouse.quarantine import replace_quarantine
+    from hk_pipeline.warehouse.writes import replace_partition, upsert_rows
 
     where = f"{spec.table} {trade_date}|{snapshot}"
     run_id = context.run.run_id

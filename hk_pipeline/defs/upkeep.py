@@ -4,7 +4,6 @@ Sunday 03:00 Hong Kong time: no session, no scheduled snapshot, and analysts are
 The upkeep commits like any writer, so a run that overlaps it is retried, never lost.
 """
 
-
 import dagster as dg
 
 from hk_pipeline.defs.partitions import TIMEZONE

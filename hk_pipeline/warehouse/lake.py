@@ -17,6 +17,8 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -153,6 +155,25 @@ def _check_local_data_path(path: str) -> None:
         )
 
 
+def _create_sqlite_catalog(path: Path) -> None:
+    """Create the SQLite catalog file in WAL mode (kept in the file); DuckLake fills it.
+
+    In SQLite's default rollback-journal mode a reader's open transaction holds a shared lock
+    that stops every writer from committing ("database is locked"): an analyst holding a
+    snapshot would block the scheduled run. In WAL mode readers never block the writer.
+    Only a new file is touched here: Python's sqlite3 is another SQLite library than the
+    extension's, and two in one process must not both hold the file (closing one drops the
+    other's POSIX locks).
+    """
+    try:
+        with closing(sqlite3.connect(path, timeout=10)) as db:
+            db.execute("PRAGMA journal_mode=WAL")
+    except sqlite3.Error as exc:
+        raise LakeError(
+            f"{CATALOG_VARIABLE}: cannot open the SQLite catalog {path}: {exc}; nothing was written"
+        ) from None
+
+
 def _explain_attach_error(settings: Settings, exc: duckdb.Error) -> str:
     message = redact(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
     where = describe_catalog(settings)
@@ -204,7 +225,11 @@ def attach(
                 " `hk-pipeline run --date 2025-11-21 --snapshot midday`)"
             )
         settings.catalog_path.parent.mkdir(parents=True, exist_ok=True)
-    options = [f"DATA_PATH '{_lit(data_path)}'"]
+        if not read_only and not settings.catalog_path.exists():
+            _create_sqlite_catalog(settings.catalog_path)
+    # The setting is authoritative, not the path the catalog was created with: a home that
+    # was moved or restored elsewhere opens with its files where they now are.
+    options = [f"DATA_PATH '{_lit(data_path)}'", "OVERRIDE_DATA_PATH true"]
     if read_only:
         options.append("READ_ONLY")
     if snapshot_version is not None:
@@ -212,9 +237,7 @@ def attach(
     if snapshot_time is not None:
         options.append(f"SNAPSHOT_TIME '{_lit(snapshot_time)}'")
     try:
-        con.execute(
-            f"ATTACH '{_lit(attach_target(settings))}' AS {alias} ({', '.join(options)})"
-        )
+        con.execute(f"ATTACH '{_lit(attach_target(settings))}' AS {alias} ({', '.join(options)})")
     except duckdb.Error as exc:
         raise LakeError(_explain_attach_error(settings, exc)) from None
     con.execute(f"USE {alias}")

@@ -75,7 +75,7 @@ def _attach_old(con: duckdb.DuckDBPyConnection, source: Path) -> None:
             hint = (
                 "; it was written by a newer DuckDB: with that DuckDB, run"
                 " ATTACH 'copy.duckdb' AS c (STORAGE_VERSION 'v1.4.0'); COPY FROM DATABASE"
-                f" <old> TO c; then `hk-pipeline migrate --from copy.duckdb`"
+                " <old> TO c; then `hk-pipeline migrate --from copy.duckdb`"
             )
         raise MigrateError(f"cannot read {source}: {message}{hint}") from None
 
@@ -120,15 +120,15 @@ def migrate(source: Path, settings: Settings) -> MigrateResult:
                 common = [col for col in columns if col in target]
                 cols = ", ".join(_q(col) for col in common)
                 schema, name = table.split(".")
-                c.execute(
-                    f"INSERT INTO {table} BY NAME SELECT {cols} FROM {OLD}.{schema}.{name}"
-                )
+                c.execute(f"INSERT INTO {table} BY NAME SELECT {cols} FROM {OLD}.{schema}.{name}")
                 fault_point("migrate.table_copied")
                 partitioned = "trade_date" in common and "snapshot" in common
                 before = _counts(c, f"{OLD}.{schema}.{name}", partitioned)
                 after = _counts(c, table, partitioned)
                 if before != after:
-                    diff = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+                    diff = sorted(
+                        k for k in before.keys() | after.keys() if before.get(k) != after.get(k)
+                    )
                     raise MigrateError(
                         f"{table}: row counts differ after the copy ({', '.join(map(str, diff[:5]))});"
                         " nothing was migrated"

@@ -99,10 +99,9 @@ def create_engine(settings: Settings, **kwargs: Any) -> sqlalchemy.Engine:
 
     @sqlalchemy.event.listens_for(engine, "connect")
     def _attach(dbapi_connection: Any, _record: Any) -> None:
-        # duckdb_engine's wrapper passes execute() through to the DuckDB connection
+        # duckdb_engine's connection passes execute() through to DuckDB's
         dbapi_connection.execute(f"LOAD '{str(ducklake).replace(chr(39), chr(39) * 2)}'")
-        raw = getattr(dbapi_connection, "_ConnectionWrapper__c", None) or dbapi_connection
-        attach(raw, settings, read_only=True)
+        attach(dbapi_connection, settings, read_only=True)
 
     return engine
 

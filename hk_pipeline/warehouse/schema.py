@@ -69,6 +69,14 @@ def _apply(con: duckdb.DuckDBPyConnection, target: str) -> None:
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {META_SCHEMA}")
     con.execute(f"CREATE OR REPLACE TABLE {FINGERPRINT_TABLE} (fingerprint VARCHAR)")
     con.execute(f"INSERT INTO {FINGERPRINT_TABLE} VALUES (?)", [target])
+    con.execute(
+        f"COMMENT ON TABLE {FINGERPRINT_TABLE} IS 'Which version of the project''s SQL files"
+        " set this lake up; a writer with other files brings the lake up to date first.'"
+    )
+    con.execute(
+        f"COMMENT ON COLUMN {FINGERPRINT_TABLE}.fingerprint IS 'sha256 of the DDL, mart and"
+        " view SQL texts.'"
+    )
 
 
 def ensure_lake_schema(con: duckdb.DuckDBPyConnection) -> bool:

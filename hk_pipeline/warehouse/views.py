@@ -83,6 +83,13 @@ def create_views(con: duckdb.DuckDBPyConnection) -> None:
         f"COMMENT ON TABLE {VIEW_COLUMNS_TABLE} IS 'Descriptions of the analyst views'' columns"
         " (view_name is schema-qualified, e.g. views.latest_index_moves).'"
     )
+    for column, text in (
+        ("view_name", "The view, schema-qualified."),
+        ("column_name", "A column of the view."),
+        ("column_index", "Position of the column in the view, from 0."),
+        ("description", "What the column holds, from the view's SQL header or its source."),
+    ):
+        con.execute(f"COMMENT ON COLUMN {VIEW_COLUMNS_TABLE}.{column} IS {_lit(text)}")
     for path in view_files():
         name, sql = path.stem, view_sql(path)
         try:

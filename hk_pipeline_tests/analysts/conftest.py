@@ -1,4 +1,4 @@
-"""Fixtures for the analysts' side: a home with published versions from the fake source."""
+"""Fixtures for the analysts' side: a home whose lake holds runs of the fake source."""
 
 from __future__ import annotations
 
@@ -31,15 +31,11 @@ def settings(home: Path) -> Settings:
 
 @pytest.fixture
 def materialize(home: Path) -> Materialize:
-    """Materialise every asset (publishing included) of one partition with the fake source."""
+    """Materialise every asset of one partition with the fake source."""
 
-    def run(partition: str, *, keep: int = 3, grace: float = 600.0) -> dg.ExecuteInProcessResult:
+    def run(partition: str) -> dg.ExecuteInProcessResult:
         resources = {
-            "warehouse": WarehouseResource(
-                path=str(home / "warehouse.duckdb"),
-                publish_keep_versions=keep,
-                publish_grace_seconds=grace,
-            ),
+            "warehouse": WarehouseResource(home=str(home)),
             "source": FakeSourceResource(home=str(home), variant="good"),
             "pipeline": PipelineSettingsResource(reports_dir=str(home / "reports")),
         }
@@ -55,7 +51,7 @@ def materialize(home: Path) -> Materialize:
 
 def _materialize_in(home: Path, partition: str) -> dg.ExecuteInProcessResult:
     resources = {
-        "warehouse": WarehouseResource(path=str(home / "warehouse.duckdb")),
+        "warehouse": WarehouseResource(home=str(home)),
         "source": FakeSourceResource(home=str(home), variant="good"),
         "pipeline": PipelineSettingsResource(reports_dir=str(home / "reports")),
     }
@@ -68,14 +64,9 @@ def _materialize_in(home: Path, partition: str) -> dg.ExecuteInProcessResult:
 
 
 @pytest.fixture(scope="module")
-def published_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A home where two partitions ran and were published (v1, then v2); read it only."""
-    home = tmp_path_factory.mktemp("published_home")
+def lake_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A home where two partitions ran (mid-day, then close); read it only."""
+    home = tmp_path_factory.mktemp("lake_home")
     _materialize_in(home, "2025-11-21|midday")
     _materialize_in(home, "2025-11-21|close")
     return home
-
-
-@pytest.fixture
-def published(published_home: Path) -> Path:
-    return published_home / "published"

@@ -4,15 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import duckdb
-
 from hk_pipeline.marts.runner import MART_NAMES, mart_schema
 from hk_pipeline.paths import PROJECT_DIR
-from hk_pipeline.warehouse.catalogue_doc import (
-    generate,
-    header_column_docs,
-    reference_catalogue,
-)
+from hk_pipeline.warehouse.catalogue_doc import generate, header_column_docs
+from hk_pipeline_tests.lake_access import write_home
 
 DOC = PROJECT_DIR / "docs" / "catalogue.md"
 REGENERATE = ".venv/bin/python -m hk_pipeline.warehouse.catalogue_doc > docs/catalogue.md"
@@ -24,22 +19,37 @@ def test_docs_catalogue_is_up_to_date() -> None:
     )
 
 
-def test_every_view_and_column_is_described(tmp_path: Path) -> None:
-    con = duckdb.connect(str(reference_catalogue(tmp_path)), read_only=True)
+def test_every_table_view_and_column_is_described(tmp_path: Path) -> None:
+    con = write_home(tmp_path)
     try:
-        views = con.execute(
-            "SELECT schema_name || '.' || view_name FROM duckdb_views()"
-            " WHERE NOT internal AND coalesce(comment, '') = ''"
+        undescribed = con.execute(
+            """
+            SELECT schema_name || '.' || table_name FROM duckdb_tables()
+            WHERE database_name = current_database() AND coalesce(comment, '') = ''
+            UNION ALL
+            SELECT schema_name || '.' || view_name FROM duckdb_views()
+            WHERE database_name = current_database() AND NOT internal
+              AND coalesce(comment, '') = ''
+            """
         ).fetchall()
         columns = con.execute(
-            "SELECT schema_name || '.' || table_name || '.' || column_name FROM duckdb_columns()"
-            " WHERE database_name = current_database() AND coalesce(comment, '') = ''"
+            """
+            SELECT c.schema_name || '.' || c.table_name || '.' || c.column_name
+            FROM duckdb_columns() AS c
+            LEFT JOIN meta.view_columns AS v
+                ON v.view_name = c.schema_name || '.' || c.table_name
+                AND v.column_name = c.column_name
+            WHERE c.database_name = current_database()
+              AND coalesce(c.comment, v.description, '') = ''
+            """
         ).fetchall()
-        names = {r[0] for r in con.execute("SELECT view_name FROM duckdb_views()").fetchall()}
+        views = {r[0] for r in con.execute("SELECT view_name FROM duckdb_views()").fetchall()}
+        tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
     finally:
         con.close()
-    assert not views and not columns, (views, columns)
-    assert {"quotes", "index_moves", "latest_index_moves", "publication"} <= names
+    assert not undescribed and not columns, (undescribed, columns)
+    assert {"quotes", "index_moves", "view_columns"} <= tables
+    assert {"latest_index_moves", "daily_close_history"} <= views
 
 
 def test_mart_column_schema_from_the_sql_header() -> None:

@@ -1,6 +1,7 @@
-"""Reader paths: open_reader, `hk-pipeline sql` (one query, formats, shell), SQLAlchemy.
+"""Reader paths: open_reader, `hk-pipeline sql` (one query, formats, shell, time travel),
+SQLAlchemy and a plain DuckDB client.
 
-Every path is read-only; the CLI also cannot reach files outside the published version.
+Every path is read-only; the CLI also cannot reach files outside the lake's data path.
 """
 
 from __future__ import annotations
@@ -14,21 +15,22 @@ import pytest
 
 from hk_pipeline import cli
 from hk_pipeline.config import Settings
+from hk_pipeline.warehouse.lake import extension_file
 from hk_pipeline.warehouse.readers import (
     READ_ONLY_PREFIX,
     ReaderError,
     create_engine,
     open_reader,
-    sqlalchemy_url,
 )
 
 
 @pytest.fixture
-def reader_env(published_home: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    monkeypatch.setenv("HK_PIPELINE_HOME", str(published_home))
-    monkeypatch.setenv("DAGSTER_HOME", str(published_home / "dagster"))
-    monkeypatch.delenv("HK_PIPELINE_SOURCE", raising=False)
-    return Settings(home=published_home)
+def reader_env(lake_home: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    monkeypatch.setenv("HK_PIPELINE_HOME", str(lake_home))
+    monkeypatch.setenv("DAGSTER_HOME", str(lake_home / "dagster"))
+    for variable in ("HK_PIPELINE_SOURCE", "HK_PIPELINE_CATALOG", "HK_PIPELINE_DATA_PATH"):
+        monkeypatch.delenv(variable, raising=False)
+    return Settings(home=lake_home)
 
 
 def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -37,21 +39,22 @@ def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]
     return code, out.out, out.err
 
 
-def test_nothing_published_names_the_path(home: Path, settings: Settings) -> None:
+def test_no_lake_yet_names_the_catalog(home: Path, settings: Settings) -> None:
     with pytest.raises(ReaderError, match="run the pipeline first") as info:
         open_reader(settings)
-    assert str(home / "published" / "analyst.duckdb") in str(info.value)
+    assert str(home / "catalog.sqlite") in str(info.value)
+    assert not (home / "catalog.sqlite").exists()  # a reader never creates a lake
 
 
 def test_open_reader_queries_and_refuses_writes(reader_env: Settings) -> None:
     con = open_reader(reader_env)
     try:
-        assert con.execute("SELECT version FROM meta.publication").fetchall() == [(2,)]
         rows = con.execute("SELECT count(*) FROM views.latest_index_moves").fetchall()
         assert rows == [(3,)]
         for sql in (
             "CREATE TABLE raw.x (a INTEGER)",
-            "DROP VIEW raw.quotes",
+            "DROP TABLE raw.quotes",
+            "DELETE FROM raw.quotes",
             "CREATE TABLE y AS SELECT 1",
         ):
             with pytest.raises(duckdb.Error, match="read-only"):
@@ -82,8 +85,8 @@ def test_cli_sql_formats(reader_env: Settings, capsys: pytest.CaptureFixture[str
         ("LOAD httpfs", f"{READ_ONLY_PREFIX}: LOAD is not allowed"),
         ("SET enable_external_access = true", f"{READ_ONLY_PREFIX}: SET is not allowed"),
         ("EXPLAIN ANALYZE COPY (SELECT 1) TO 'x'", "EXPLAIN is allowed over a query only"),
-        ("SELECT * FROM read_csv('/etc/passwd')", "only the published version's files"),
-        ("SELECT 1; DROP VIEW raw.quotes", f"{READ_ONLY_PREFIX}: DROP is not allowed"),
+        ("SELECT * FROM read_csv('/etc/passwd')", "only the lake's own files"),
+        ("SELECT 1; DROP TABLE raw.quotes", f"{READ_ONLY_PREFIX}: DROP is not allowed"),
     ],
 )
 def test_cli_sql_refuses(
@@ -94,12 +97,12 @@ def test_cli_sql_refuses(
     assert message in err and "Traceback" not in err
 
 
-def test_cli_sql_cannot_read_the_private_warehouse(
+def test_cli_sql_cannot_read_other_files_of_the_home(
     reader_env: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    path = reader_env.home / "warehouse.duckdb"
+    path = reader_env.home / "dagster" / "dagster.yaml"
     code, _, err = _cli(capsys, "sql", f"SELECT * FROM read_blob('{path}')")
-    assert code == 2 and "only the published version's files" in err
+    assert code == 2 and "only the lake's own files" in err
 
 
 def test_cli_shell_reads_statements_from_stdin(
@@ -123,17 +126,56 @@ def test_cli_shell_reads_statements_from_stdin(
     assert "nope" in err and f"{READ_ONLY_PREFIX}: COPY" in err and "Traceback" not in err
 
 
-def test_cli_sql_without_publication(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_sql_without_a_lake(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = _cli(capsys, "sql", "SELECT 1")
-    assert code == 2 and "nothing is published" in err and "run the pipeline first" in err
+    assert code == 2 and "no lake at" in err and "run the pipeline first" in err
 
 
-def test_sqlalchemy_url_reads_and_refuses_writes(reader_env: Settings) -> None:
+def test_cli_sql_time_travel(reader_env: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    """An earlier snapshot of the lake: before the close ran, only the mid-day existed."""
+    con = open_reader(reader_env)
+    try:
+        versions = [
+            r[0]
+            for r in con.execute("SELECT snapshot_id FROM lake.snapshots() ORDER BY 1").fetchall()
+        ]
+    finally:
+        con.close()
+    assert len(versions) > 2
+    sql = "SELECT DISTINCT snapshot FROM raw.quotes ORDER BY 1"
+    code, out, _ = _cli(capsys, "sql", sql, "--format", "csv")
+    assert code == 0 and out.splitlines() == ["snapshot", "close", "midday"]
+    seen = set()
+    for version in versions:
+        code, out, err = _cli(capsys, "sql", sql, "--format", "csv", "--at-version", str(version))
+        if code == 2 and "does not exist" in err:
+            continue  # a snapshot from before the schema was set up
+        assert code == 0, err
+        seen.add(tuple(out.splitlines()[1:]))
+    # the lake's history passes through: no quotes, mid-day only, then both snapshots
+    assert {(), ("midday",), ("close", "midday")} <= seen
+    code, _, err = _cli(capsys, "sql", sql, "--at-version", "1", "--at-time", "2025-01-01")
+    assert code == 2 and "not both" in err
+
+
+def test_plain_duckdb_client_reads_the_lake(reader_env: Settings) -> None:
+    """What an analyst's DuckDB (CLI or notebook) does: load the wheel's extensions, attach."""
+    con = duckdb.connect()
+    try:
+        con.execute(f"LOAD '{extension_file('ducklake')}'")
+        con.execute(f"LOAD '{extension_file('sqlite_scanner')}'")
+        con.execute(f"ATTACH 'ducklake:sqlite:{reader_env.catalog_path}' AS hk (READ_ONLY)")
+        rows = con.execute("SELECT index_code FROM hk.views.latest_index_moves ORDER BY 1")
+        assert [r[0] for r in rows.fetchall()] == ["HSCEI", "HSI", "HSTECH"]
+        with pytest.raises(duckdb.Error, match="read-only"):
+            con.execute("DELETE FROM hk.raw.quotes")
+    finally:
+        con.close()
+
+
+def test_sqlalchemy_reads_and_refuses_writes(reader_env: Settings) -> None:
     import sqlalchemy
 
-    url = sqlalchemy_url(reader_env)
-    assert url == f"duckdb:///{reader_env.home / 'published' / 'analyst.duckdb'}"
-    assert url.startswith("duckdb:////")  # absolute path: four slashes
     engine = create_engine(reader_env)
     try:
         with engine.connect() as conn:

@@ -39,7 +39,7 @@ def materialize(home: Path, instance: dg.DagsterInstance) -> Materialize:
         variant: str = "good", threshold: float = 0.01, partition: str = KEY
     ) -> dg.ExecuteInProcessResult:
         resources = {
-            "warehouse": WarehouseResource(path=str(home / "warehouse.duckdb")),
+            "warehouse": WarehouseResource(home=str(home)),
             "source": FakeSourceResource(home=str(home), variant=variant),
             "pipeline": PipelineSettingsResource(
                 reports_dir=str(home / "reports"), quarantine_threshold=threshold

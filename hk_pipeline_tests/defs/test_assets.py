@@ -3,10 +3,10 @@
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 import pytest
 
 from hk_pipeline_tests.defs.conftest import DAY, KEY, Materialize
+from hk_pipeline_tests.lake_access import read_home
 
 QUOTES = dg.AssetKey(["raw", "quotes"])
 TABLE_ROWS = {
@@ -30,7 +30,7 @@ DOWNSTREAM_OF_QUOTES = {
 
 
 def _counts(home: Path) -> dict[str, int]:
-    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    con = read_home(home / "warehouse.duckdb")
     try:
         return {t: con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0] for t in TABLE_ROWS}
     finally:
@@ -38,7 +38,7 @@ def _counts(home: Path) -> dict[str, int]:
 
 
 def _query(home: Path, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    con = read_home(home / "warehouse.duckdb")
     try:
         return con.execute(sql).fetchall()
     finally:

@@ -111,6 +111,19 @@ def test_the_cli_follows_the_variable_at_every_command(
         assert type(instance.run_storage).__name__ == "SqliteRunStorage"
 
 
+def test_a_postgresql_url_gets_the_driver_dagster_postgres_needs() -> None:
+    """dagster-postgres works through psycopg2 (its ``NOTIFY run_events, :id`` fails under
+    psycopg 3's server-side parameters), and a ``postgresql://`` URL names no driver: SQLAlchemy
+    picks its default, psycopg2 up to 2.0, psycopg 3 from 2.1 (dagster-io/dagster#33958)."""
+    from sqlalchemy.engine import make_url
+
+    driver = make_url("postgresql://u@127.0.0.1:5432/x").get_dialect().driver
+    assert driver == "psycopg2", (
+        f"SQLAlchemy maps postgresql:// URLs to {driver}, but dagster-postgres needs psycopg2:"
+        " keep sqlalchemy below 2.1 in pyproject.toml / requirements.lock"
+    )
+
+
 def test_the_password_is_never_written(tmp_path: Path) -> None:
     url = f"postgresql://u:{SECRET}@127.0.0.1:5432/x"
     settings = _settings(tmp_path, url)
@@ -142,9 +155,8 @@ def test_the_password_stays_out_of_dagsters_records_and_files(
 
 
 def test_a_postgres_scheme_url_is_refused_without_echoing_it(tmp_path: Path) -> None:
-    settings = _settings(tmp_path, f"postgres://u:{SECRET}@db.example:5432/dagster")
     with pytest.raises(ConfigError, match=DAGSTER_POSTGRES_VARIABLE) as caught:
-        write_dagster_home(settings)
+        write_dagster_home(_settings(tmp_path, f"postgres://u:{SECRET}@db.example:5432/dagster"))
     assert SECRET not in str(caught.value) and "postgresql://" in str(caught.value)
 
 

@@ -9,7 +9,6 @@ from hk_pipeline.definitions import defs
 from hk_pipeline.paths import PROJECT_DIR
 
 EXPECTED_ASSETS = [
-    "analyst/catalogue",
     "mart/index_attribution",
     "mart/index_moves",
     "mart/macro_asof",
@@ -89,7 +88,16 @@ def test_job_schedules_sensor_in_process() -> None:
     job = defs.resolve_job_def("snapshot_job")
     assert job.executor_def.name == "in_process"
     assert job.partitions_def is not None
-    assert {s.name for s in defs.schedules} == {"midday_schedule", "close_schedule"}
+    assert {s.name for s in defs.schedules} == {
+        "midday_schedule",
+        "close_schedule",
+        "lake_upkeep_schedule",
+    }
+    upkeep = defs.resolve_schedule_def("lake_upkeep_schedule")
+    # weekly, off-hours, off until turned on like the other schedules
+    assert upkeep.cron_schedule == "0 3 * * 0"
+    assert upkeep.execution_timezone == "Asia/Hong_Kong"
+    assert upkeep.default_status == dg.DefaultScheduleStatus.STOPPED
     assert {s.name for s in defs.sensors} == {"snapshot_freshness_sensor", "landing_sensor"}
 
 

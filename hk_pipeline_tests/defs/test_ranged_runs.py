@@ -10,11 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 
 from hk_pipeline.definitions import ASSETS
 from hk_pipeline.defs.resources import PipelineSettingsResource, WarehouseResource
 from hk_pipeline_tests.defs.fake_source import FakeSourceResource
+from hk_pipeline_tests.lake_access import read_home
 
 DAYS = ("2025-11-19", "2025-11-20", "2025-11-21")
 BOTH = [(d, s) for d in DAYS for s in ("midday", "close")]
@@ -22,7 +22,7 @@ BOTH = [(d, s) for d in DAYS for s in ("midday", "close")]
 
 def _run(home: Path, instance, start: str, end: str, variant: str = "good"):
     resources = {
-        "warehouse": WarehouseResource(path=str(home / "warehouse.duckdb")),
+        "warehouse": WarehouseResource(home=str(home)),
         "source": FakeSourceResource(home=str(home), variant=variant),
         "pipeline": PipelineSettingsResource(reports_dir=str(home / "reports")),
     }
@@ -39,7 +39,7 @@ def _run(home: Path, instance, start: str, end: str, variant: str = "good"):
 
 
 def _partitions(home: Path, table: str) -> list[tuple[str, str]]:
-    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    con = read_home(home / "warehouse.duckdb")
     try:
         return con.execute(
             f"SELECT DISTINCT trade_date::VARCHAR, snapshot FROM {table} ORDER BY 1, 2 DESC"

@@ -30,6 +30,8 @@ import duckdb
 import pytest
 from filelock import FileLock
 
+from hk_pipeline_tests.lake_access import read_home
+
 RECAP_DAY = date(2025, 11, 21)
 RECAP_SNAPSHOT = "midday"
 MEMBERSHIP_DAY = date(2025, 8, 1)
@@ -66,7 +68,7 @@ class Built:
         return self.home / "dagster"
 
     def connect(self) -> duckdb.DuckDBPyConnection:
-        return duckdb.connect(str(self.warehouse), read_only=True)
+        return read_home(self.warehouse)
 
 
 @contextlib.contextmanager
@@ -135,7 +137,7 @@ def table_checksum(
 def partition_checksums(path: Path, d: date, snapshot: str) -> dict[str, list[int]]:
     """Checksums of partition (d, snapshot) of every raw, mart and quarantine table, and of
     the whole of the effective-dated tables (ref.*, raw.macro_series)."""
-    con = duckdb.connect(str(path), read_only=True)
+    con = read_home(path)
     try:
         out = {
             t: table_checksum(con, t, "WHERE trade_date = ? AND snapshot = ?", [d, snapshot])
@@ -149,7 +151,7 @@ def partition_checksums(path: Path, d: date, snapshot: str) -> dict[str, list[in
 
 
 def lineage(path: Path, table: str, d: date, snapshot: str) -> list[str]:
-    con = duckdb.connect(str(path), read_only=True)
+    con = read_home(path)
     try:
         rows = con.execute(
             f"SELECT DISTINCT run_id FROM {table} WHERE trade_date = ? AND snapshot = ?",

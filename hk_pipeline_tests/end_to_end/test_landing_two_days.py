@@ -27,6 +27,7 @@ import pytest
 
 from hk_pipeline import calendar
 from hk_pipeline_tests.end_to_end.conftest import table_checksum
+from hk_pipeline_tests.lake_access import read_home
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "landing"
 DAYS = (date(2025, 11, 20), date(2025, 11, 21))
@@ -80,7 +81,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def con(home: Path) -> Iterator[duckdb.DuckDBPyConnection]:
-    c = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    c = read_home(home / "warehouse.duckdb")
     try:
         yield c
     finally:
@@ -96,7 +97,7 @@ def copy_home(home: Path, dest: Path) -> Path:
 
 
 def all_checksums(path: Path) -> dict[str, list[int]]:
-    c = duckdb.connect(str(path), read_only=True)
+    c = read_home(path)
     try:
         tables = [
             f"{s}.{t}"
@@ -420,7 +421,7 @@ def test_a_row_failing_validation_is_quarantined_with_file_and_line(
     # one share of twelve is 8%: above the default 1% threshold, so allow 10% for the test
     code, _, err = run(copy, DAYS[1], "close", HK_PIPELINE_QUARANTINE_THRESHOLD="0.1")
     assert code == 0, err
-    c = duckdb.connect(str(copy / "warehouse.duckdb"), read_only=True)
+    c = read_home(copy / "warehouse.duckdb")
     try:
         reasons = c.execute(
             "SELECT row_number, reason FROM quarantine.quotes"
@@ -489,7 +490,7 @@ def test_a_master_arriving_later_closes_the_previous_version(tmp_path: Path) -> 
     code, _, err = run(home, DAYS[1], "midday")
     assert code == 0, err
 
-    c = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    c = read_home(home / "warehouse.duckdb")
     try:
         versions = c.execute(
             "SELECT symbol, valid_from, valid_to FROM ref.securities ORDER BY 1, 2"

@@ -251,9 +251,9 @@ def populate(con: duckdb.DuckDBPyConnection, *, with_bars: bool = True) -> None:
 @pytest.fixture
 def warehouse(tmp_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     """A warehouse file with the DDL of sql/ddl applied and the data above loaded."""
-    from hk_pipeline.warehouse import connect
+    from hk_pipeline_tests.lake_access import write_home
 
-    con = connect(tmp_path / "warehouse.duckdb")
+    con = write_home(tmp_path / "warehouse")
     populate(con)
     try:
         yield con

@@ -114,9 +114,9 @@ def test_chart_is_a_real_png(warehouse, tmp_path: Path, snapshot: str) -> None:
 
 def test_chart_without_bars_does_not_fail(tmp_path: Path) -> None:
     from hk_pipeline.report.chart import index_paths
-    from hk_pipeline.warehouse import connect
+    from hk_pipeline_tests.lake_access import write_home
 
-    con = connect(tmp_path / "w.duckdb")
+    con = write_home(tmp_path / "w")
     populate(con, with_bars=False)
     assert index_paths(con, D, "midday").empty
     path = render_chart(con, D, "midday", tmp_path / "c.png")
@@ -127,9 +127,9 @@ def test_chart_without_bars_does_not_fail(tmp_path: Path) -> None:
 @pytest.fixture
 def bare(tmp_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     """The tiny warehouse without intraday bars."""
-    from hk_pipeline.warehouse import connect
+    from hk_pipeline_tests.lake_access import write_home
 
-    con = connect(tmp_path / "bare.duckdb")
+    con = write_home(tmp_path / "bare")
     populate(con, with_bars=False)
     try:
         yield con
@@ -300,9 +300,9 @@ def _recap_warehouse(con: duckdb.DuckDBPyConnection) -> dict:
 
 
 def test_review_carries_the_recap_figures_in_order(tmp_path: Path) -> None:
-    from hk_pipeline.warehouse import connect
+    from hk_pipeline_tests.lake_access import write_home
 
-    con = connect(tmp_path / "w.duckdb")
+    con = write_home(tmp_path / "w")
     recap = _recap_warehouse(con)
     day = date.fromisoformat(recap["trade_date"])
     md = render_review(con, day, "midday")

@@ -1,22 +1,35 @@
-"""Reliability suite: counts per area, one summary line each, and the shared warehouses.
+"""Reliability suite: counts per area, one summary line each, and the shared lakes.
 
 Each test adds what it tried to a ``tally`` (area, trials, survived, cases); the counts travel
 to the controller in the reports' ``user_properties`` (so they add up under pytest-xdist) and
 ``pytest_terminal_summary`` prints one line per area. ``HK_PIPELINE_RELIABILITY=long`` runs
 more trials and examples.
+
+The base and reference homes cost a pipeline run each: under pytest-xdist the first worker
+that needs one builds it in the session's shared temporary folder, under a file lock, and the
+others copy it from there. Tests never change them: ``trial_home`` is a copy.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from hk_pipeline_tests.reliability.harness import BASE, NEW, run_cli, snapshot_state
+from hk_pipeline_tests.reliability.harness import (
+    BASE,
+    NEW,
+    OTHER,
+    State,
+    read_state,
+    run_args,
+    run_cli,
+)
 
 LONG = os.environ.get("HK_PIPELINE_RELIABILITY", "").strip().lower() == "long"
 # The summary hooks live in hk_pipeline_tests/conftest.py: under pytest-xdist only the root
@@ -33,7 +46,7 @@ class Tally:
 
 
 @pytest.fixture
-def tally(request: pytest.FixtureRequest) -> Iterator[callable]:
+def tally(request: pytest.FixtureRequest) -> Iterator[Callable[[str], Tally]]:
     """``tally("killed runs")`` -> a Tally recorded with the test's report."""
     made: list[Tally] = []
 
@@ -46,28 +59,72 @@ def tally(request: pytest.FixtureRequest) -> Iterator[callable]:
         request.node.user_properties.append((_PROPERTY, (t.area, t.trials, t.survived, t.cases)))
 
 
-@pytest.fixture(scope="session")
-def base_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A warehouse with one good partition (BASE), published; never modified (copy it)."""
-    home = tmp_path_factory.mktemp("base") / "home"
-    result = run_cli(home, "run", "--date", BASE[0], "--snapshot", BASE[1])
-    assert result.returncode == 0, result.stderr
+def _shared_root(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
+    """A folder every worker of this session sees (its own temp folder without xdist)."""
+    base = tmp_path_factory.getbasetemp()
+    return base if worker_id == "master" else base.parent
+
+
+def _built_once(root: Path, name: str, build: Callable[[Path], None]) -> Path:
+    """``root/name/home``, built by ``build`` by the first worker to get here."""
+    folder = root / name
+    folder.mkdir(exist_ok=True)
+    with open(folder / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        home = folder / "home"
+        if not (folder / "done").exists():
+            shutil.rmtree(home, ignore_errors=True)
+            build(home)
+            (folder / "done").touch()
     return home
 
 
-@pytest.fixture(scope="session")
-def base_state(base_home: Path) -> dict:
-    return snapshot_state(base_home)
+def _run(home: Path, partition: tuple[str, str]) -> None:
+    result = run_cli(home, *run_args(partition))
+    assert result.returncode == 0, result.stderr[-2000:]
 
 
 @pytest.fixture(scope="session")
-def reference(base_home: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """The state after BASE then NEW, each run once without faults: what a trial must reach."""
-    home = tmp_path_factory.mktemp("reference") / "home"
-    shutil.copytree(base_home, home)
-    result = run_cli(home, "run", "--date", NEW[0], "--snapshot", NEW[1])
-    assert result.returncode == 0, result.stderr
-    return snapshot_state(home)
+def shared_root(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
+    return _shared_root(tmp_path_factory, worker_id)
+
+
+@pytest.fixture(scope="session")
+def base_home(shared_root: Path) -> Path:
+    """A lake with one good partition (BASE); never modified (copy it)."""
+    return _built_once(shared_root, "hk_base", lambda home: _run(home, BASE))
+
+
+@pytest.fixture(scope="session")
+def base_state(base_home: Path) -> State:
+    return read_state(base_home)
+
+
+@pytest.fixture(scope="session")
+def reference_home(base_home: Path, shared_root: Path) -> Path:
+    """BASE then NEW, each run once without faults: what a trial must reach. Never modified."""
+
+    def build(home: Path) -> None:
+        shutil.copytree(base_home, home)
+        _run(home, NEW)
+
+    return _built_once(shared_root, "hk_reference", build)
+
+
+@pytest.fixture(scope="session")
+def reference(reference_home: Path) -> State:
+    return read_state(reference_home)
+
+
+@pytest.fixture(scope="session")
+def both_reference(reference_home: Path, shared_root: Path) -> State:
+    """BASE, NEW, then OTHER, one after the other: what two concurrent writers must reach."""
+
+    def build(home: Path) -> None:
+        shutil.copytree(reference_home, home)
+        _run(home, OTHER)
+
+    return read_state(_built_once(shared_root, "hk_both", build))
 
 
 @pytest.fixture

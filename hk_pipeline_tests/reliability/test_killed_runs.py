@@ -20,7 +20,6 @@ import sys
 import time
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from hk_pipeline.faults import FAULT_POINTS
@@ -138,7 +137,7 @@ def test_killed_creating_a_fresh_warehouse(tmp_path: Path, tally) -> None:
     assert result.returncode == -signal.SIGKILL, result.stderr[-400:]
     t.trials += 1
     if (home / "warehouse.duckdb").exists():  # DuckDB may not have created it yet
-        duckdb.connect(str(home / "warehouse.duckdb"), read_only=True).close()
+        read_home(home / "warehouse.duckdb").close()
     assert not (home / "published" / "analyst.duckdb").exists()
     result = run_cli(home, "run", "--date", BASE[0], "--snapshot", BASE[1])
     assert result.returncode == 0, result.stderr
@@ -150,9 +149,11 @@ import sys
 from datetime import date
 from functools import partial
 import pandas as pd
-from hk_pipeline.warehouse import connect, replace_partition
+from hk_pipeline.warehouse.connection import connect
+from hk_pipeline.warehouse.writes import replace_partition
 from hk_pipeline.warehouse.landing_loads import LoadedFile, replace_landing_loads
 from hk_pipeline.warehouse.quarantine import replace_quarantine
+from hk_pipeline_tests.lake_access import read_home
 con = connect(sys.argv[1])
 d = date(2025, 11, 20)
 rejected = pd.DataFrame({"row_number": [1], "record": ['{"symbol": "x"}'], "reason": ["bad"]})
@@ -187,7 +188,7 @@ def test_killed_inside_other_writes(
     env.pop("HK_PIPELINE_FAULT")
     done = subprocess.run([sys.executable, "-c", CHILD, db, mode], env=env, check=False)
     assert done.returncode == 0
-    con = duckdb.connect(db, read_only=True)
+    con = read_home(db)
     try:
         table = "quarantine.quotes" if mode == "quarantine" else "raw.landing_loads"
         assert con.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == 1

@@ -18,6 +18,7 @@ from hk_pipeline.cli import build_parser
 from hk_pipeline.sources.base import SourceError
 from hk_pipeline.sources.http import HttpClient
 from hk_pipeline.sources.landing import LandingSource
+from hk_pipeline_tests.lake_access import read_home
 
 AREA = "readers and access"
 SECRET = "hkp-fake-secret-7f3a9c"
@@ -25,7 +26,7 @@ SECRET = "hkp-fake-secret-7f3a9c"
 
 def test_plain_duckdb_read_only_open_of_the_catalogue_refuses_writes(base_home: Path, tally):
     t = tally(AREA)
-    con = duckdb.connect(str(base_home / "published" / "analyst.duckdb"), read_only=True)
+    con = read_home(base_home / "published" / "analyst.duckdb")
     try:
         for sql in (
             "CREATE TABLE x AS SELECT 1",

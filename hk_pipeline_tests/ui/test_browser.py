@@ -17,10 +17,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pytest
 
 from hk_pipeline import calendar
+from hk_pipeline_tests.lake_access import read_home
 
 START, END, SNAPSHOT = date(2025, 11, 20), date(2025, 11, 21), "midday"
 BACKFILL_TIMEOUT_S = 240.0
@@ -318,7 +318,7 @@ def test_asset_graph_and_one_snapshot_backfill(
 
     # --- the warehouse holds exactly the backfilled partitions, written by the backfill's runs
     expected = {(d, SNAPSHOT) for d in calendar.trading_days(START, END)}
-    con = duckdb.connect(str(ui.home / "warehouse.duckdb"), read_only=True)
+    con = read_home(ui.home / "warehouse.duckdb")
     try:
         for table in ("raw.quotes", "raw.index_levels", "mart.index_moves", "mart.market_breadth"):
             got = set(con.execute(f"SELECT DISTINCT trade_date, snapshot FROM {table}").fetchall())

@@ -9,8 +9,8 @@ import duckdb
 import pandas as pd
 import pytest
 
-from hk_pipeline.warehouse import connect, upsert_rows
-from hk_pipeline.warehouse.writes import Supersede, close_superseded
+from hk_pipeline.warehouse.writes import Supersede, close_superseded, upsert_rows
+from hk_pipeline_tests.lake_access import write_home
 
 NOV3, NOV20, NOV21, NOV24 = (
     date(2025, 11, 3),
@@ -23,7 +23,7 @@ KEY = ["symbol", "valid_from"]
 
 @pytest.fixture
 def con(tmp_path: Path):
-    c = connect(tmp_path / "warehouse.duckdb")
+    c = write_home(tmp_path / "warehouse")
     yield c
     c.close()
 

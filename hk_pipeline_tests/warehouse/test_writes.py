@@ -10,15 +10,10 @@ import pandas as pd
 import pytest
 
 from hk_pipeline.calendar import TZ
-from hk_pipeline.warehouse import (
-    connect,
-    list_tables,
-    replace_partition,
-    table_columns,
-    table_comment,
-    upsert_rows,
-)
 from hk_pipeline.warehouse import writes as writes_module
+from hk_pipeline.warehouse.catalog import list_tables, table_columns, table_comment
+from hk_pipeline.warehouse.writes import replace_partition, upsert_rows
+from hk_pipeline_tests.lake_access import read_home, write_home
 
 D1 = date(2025, 11, 21)
 D0 = date(2025, 11, 20)
@@ -31,7 +26,7 @@ def db_path(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def con(db_path: Path):
-    c = connect(db_path)
+    c = write_home(db_path)
     yield c
     c.close()
 
@@ -95,8 +90,8 @@ def test_connect_applies_ddl_with_comments(con) -> None:
 
 
 def test_connect_is_idempotent(db_path: Path) -> None:
-    connect(db_path).close()
-    c = connect(db_path)
+    write_home(db_path).close()
+    c = write_home(db_path)
     assert "raw.quotes" in list_tables(c)
     c.close()
 
@@ -275,21 +270,22 @@ def test_upsert_quarantine(con) -> None:
 
 
 def test_read_only_connect_cannot_write(db_path: Path) -> None:
-    c = connect(db_path)
+    c = write_home(db_path)
     write(c, quotes(["00005"]))
     c.close()
-    ro = connect(db_path, read_only=True)
+    ro = read_home(db_path)
     assert count(ro, "raw.quotes") == 1
     with pytest.raises(duckdb.Error):
         ro.execute("DELETE FROM raw.quotes")
     ro.close()
 
 
-def test_read_only_connect_missing_file(tmp_path: Path) -> None:
-    missing = tmp_path / "nope.duckdb"
-    with pytest.raises(FileNotFoundError, match="run the pipeline"):
-        connect(missing, read_only=True)
-    assert not missing.exists()
+def test_read_only_connect_missing_lake(tmp_path: Path) -> None:
+    from hk_pipeline.warehouse.readers import ReaderError
+
+    with pytest.raises(ReaderError, match="run the pipeline first"):
+        read_home(tmp_path / "nope")
+    assert not (tmp_path / "nope" / "catalog.sqlite").exists()
 
 
 def test_write_to_unknown_table_is_refused(con) -> None:
