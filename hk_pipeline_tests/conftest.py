@@ -50,3 +50,12 @@ def pg_database() -> Iterator[PgDatabase]:
     a server, failed under CI): see hk_pipeline_tests/postgres.py."""
     with fresh_database() as database:
         yield database
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint():
+    """moto's S3 server on 127.0.0.1 for the whole session (hk_pipeline_tests/s3.py)."""
+    from hk_pipeline_tests.s3 import s3_server
+
+    with s3_server() as server:
+        yield server

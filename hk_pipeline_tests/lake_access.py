@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import duckdb
@@ -31,3 +32,22 @@ def read_home(home: Path) -> duckdb.DuckDBPyConnection:
 def write_home(home: Path) -> duckdb.DuckDBPyConnection:
     """A writable connection to ``home``'s lake, its schema set up."""
     return connect(home_settings(home))
+
+
+def copy_lake(home: Path, dest: Path) -> Path:
+    """Copy ``home``'s lake (catalog file and data folder) into ``dest``; returns ``dest``.
+
+    The copy opens where it now is: the data path setting wins over the one the catalog
+    was created with. The source must not be written meanwhile.
+    """
+    home, dest = Path(home), Path(dest)
+    if home.suffix == ".duckdb":
+        home = home.parent
+    dest.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(home / "catalog.sqlite", dest / "catalog.sqlite")
+    for suffix in ("-wal", "-shm"):
+        extra = home / f"catalog.sqlite{suffix}"
+        if extra.exists():
+            shutil.copyfile(extra, dest / extra.name)
+    shutil.copytree(home / "lake", dest / "lake")
+    return dest

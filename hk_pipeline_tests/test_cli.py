@@ -64,7 +64,7 @@ def test_dagster_home_prepared(home: Path, capsys: pytest.CaptureFixture[str]) -
 
 def test_report_without_warehouse(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, err = _run(capsys, "report", "--date", "2025-11-21", "--snapshot", "midday")
-    assert code == 2 and "does not exist" in err
+    assert code == 2 and "no lake at" in err and "run the pipeline first" in err
 
 
 @pytest.fixture

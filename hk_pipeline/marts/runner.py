@@ -421,14 +421,8 @@ def read_mart(
     only partly run); the numbers are the same SQL either way.
     """
     table = table_name(name)
-    exists = con.execute(
-        """
-        SELECT count(*) FROM duckdb_tables()
-        WHERE database_name = current_database() AND schema_name = ? AND table_name = ?
-        """,
-        [MART_SCHEMA, name],
-    ).fetchall()[0][0]
-    if exists:
+    # duckdb_columns, not duckdb_tables: on a lake the latter costs ~50 ms (table sizes)
+    if _table_columns(con, name):
         frame = con.execute(
             f"SELECT * EXCLUDE (run_id, loaded_at) FROM {table}"
             " WHERE trade_date = ? AND snapshot = ?",

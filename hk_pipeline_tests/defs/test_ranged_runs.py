@@ -54,7 +54,7 @@ def test_a_range_loads_every_partition_in_one_run(home: Path, instance) -> None:
     for table in ("raw.quotes", "raw.intraday_bars", "mart.index_moves", "mart.market_breadth"):
         assert _partitions(home, table) == BOTH, table
     expected = sorted(f"{d}|{s}" for d, s in BOTH)
-    for key in (["raw", "quotes"], ["mart", "top_turnover"], ["analyst", "catalogue"]):
+    for key in (["raw", "quotes"], ["mart", "top_turnover"], ["mart", "market_report"]):
         assert sorted(instance.get_materialized_partitions(dg.AssetKey(key))) == expected
     reports = sorted(p.name for p in (home / "reports").glob("*.md"))
     assert reports == sorted(f"{d}_{s}.md" for d, s in BOTH)

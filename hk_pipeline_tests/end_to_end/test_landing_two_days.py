@@ -27,7 +27,7 @@ import pytest
 
 from hk_pipeline import calendar
 from hk_pipeline_tests.end_to_end.conftest import table_checksum
-from hk_pipeline_tests.lake_access import read_home
+from hk_pipeline_tests.lake_access import copy_lake, read_home
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "landing"
 DAYS = (date(2025, 11, 20), date(2025, 11, 21))
@@ -91,7 +91,7 @@ def con(home: Path) -> Iterator[duckdb.DuckDBPyConnection]:
 def copy_home(home: Path, dest: Path) -> Path:
     """A second home with the loaded warehouse and the landing folder (fresh Dagster home)."""
     dest.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(home / "warehouse.duckdb", dest / "warehouse.duckdb")
+    copy_lake(home, dest)
     shutil.copytree(home / "landing", dest / "landing")
     return dest
 

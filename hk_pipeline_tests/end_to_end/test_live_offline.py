@@ -12,7 +12,6 @@ really contacted.
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -29,6 +28,7 @@ from hk_pipeline.sources import (
 )
 from hk_pipeline_tests.end_to_end.conftest import RECAP_DAY, RECAP_SNAPSHOT, Built
 from hk_pipeline_tests.end_to_end.test_landing_two_days import all_checksums
+from hk_pipeline_tests.lake_access import copy_lake
 
 PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY")
 # provider -> host, from the provider modules themselves
@@ -49,7 +49,7 @@ def test_live_run_without_network_fails_fast_and_leaves_the_warehouse(
 ) -> None:
     home = tmp_path / "live"
     home.mkdir()
-    shutil.copyfile(recap_home.warehouse, home / "warehouse.duckdb")
+    copy_lake(recap_home.home, home)
     before = all_checksums(home / "warehouse.duckdb")
 
     env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
