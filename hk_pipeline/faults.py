@@ -1,10 +1,10 @@
 """Named fault points: places where a test may kill the pipeline to prove nothing is lost.
 
 The code calls ``fault_point("write.partition.deleted")`` at moments where a crash would be
-most damaging (inside a transaction, after a data file is written and before the catalog commits...). Normally that is
-a dictionary lookup and nothing else. When the environment variable ``HK_PIPELINE_FAULT``
-names the point, the process sends itself SIGKILL there: no ``finally``, no ``atexit``, no
-rollback, exactly what a power cut, an OOM kill or ``kill -9`` does.
+most damaging (inside a transaction, after a data file is written and before the catalog
+commits...). Normally that is a dictionary lookup and nothing else. When the environment
+variable ``HK_PIPELINE_FAULT`` names the point, the process sends itself SIGKILL there: no
+``finally``, no ``atexit``, no rollback, exactly what a power cut, an OOM kill or ``kill -9`` does.
 
 ``HK_PIPELINE_FAULT`` is a comma-separated list of ``name`` or ``name@N`` (die at the N-th
 time the point is reached in this process, counting from 1; ``name`` means ``name@1``).

@@ -126,11 +126,10 @@ def migrate(source: Path, settings: Settings) -> MigrateResult:
                 before = _counts(c, f"{OLD}.{schema}.{name}", partitioned)
                 after = _counts(c, table, partitioned)
                 if before != after:
-                    diff = sorted(
-                        k for k in before.keys() | after.keys() if before.get(k) != after.get(k)
-                    )
+                    keys = before.keys() | after.keys()
+                    diff = sorted(str(k) for k in keys if before.get(k) != after.get(k))
                     raise MigrateError(
-                        f"{table}: row counts differ after the copy ({', '.join(map(str, diff[:5]))});"
+                        f"{table}: row counts differ after the copy ({', '.join(diff[:5])});"
                         " nothing was migrated"
                     )
                 result.rows[table] = sum(after.values())

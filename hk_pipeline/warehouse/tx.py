@@ -19,7 +19,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import TypeVar
 
 import duckdb
@@ -70,10 +70,8 @@ def is_conflict(exc: BaseException) -> bool:
 
 def _rollback(con: duckdb.DuckDBPyConnection) -> None:
     """ROLLBACK if a transaction is still open (a failed COMMIT has already ended it)."""
-    try:
+    with suppress(duckdb.TransactionException):
         con.execute("ROLLBACK")
-    except duckdb.TransactionException:
-        pass
 
 
 def announce(message: str) -> None:

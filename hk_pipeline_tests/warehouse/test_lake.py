@@ -93,7 +93,7 @@ def test_embedded_default_lives_under_the_home(tmp_path: Path) -> None:
 
 
 def test_no_data_file_mixes_two_partitions_compaction_included(lake) -> None:
-    settings, con = lake
+    _, con = lake
     for day in (D0, D1):
         for snapshot in ("midday", "close"):
             for level in (100.0, 101.0, 102.0):  # three replacements: files to compact
@@ -150,7 +150,8 @@ from hk_pipeline.config import Settings
 from pathlib import Path
 from hk_pipeline.warehouse.connection import connect
 from hk_pipeline.warehouse.writes import replace_partition
-home, day, level, rounds = sys.argv[1], date.fromisoformat(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
+home, day = sys.argv[1], date.fromisoformat(sys.argv[2])
+level, rounds = float(sys.argv[3]), int(sys.argv[4])
 import os
 settings = Settings(home=Path(home), catalog=os.environ.get("HK_PIPELINE_CATALOG", ""))
 con = connect(settings)
@@ -289,7 +290,7 @@ def test_unwritable_data_path(tmp_path: Path) -> None:
     settings = load_settings(
         {"HK_PIPELINE_HOME": str(tmp_path / "home"), "HK_PIPELINE_DATA_PATH": str(blocker / "lake")}
     )
-    with pytest.raises(LakeError, match="^HK_PIPELINE_DATA_PATH: cannot create"):
+    with pytest.raises(LakeError, match=r"^HK_PIPELINE_DATA_PATH: cannot create"):
         connect(settings)
     assert not (tmp_path / "home" / "catalog.sqlite").exists()
 
@@ -357,7 +358,7 @@ def test_migrate_copies_an_old_warehouse_and_leaves_it_untouched(tmp_path: Path)
         assert reader.execute("SELECT name FROM ref.securities").fetchall() == [("Tencent",)]
     finally:
         reader.close()
-    with pytest.raises(MigrateError, match="already holds rows in raw.index_levels"):
+    with pytest.raises(MigrateError, match=r"already holds rows in raw\.index_levels"):
         migrate(old, settings)  # twice would mix two histories: refused, lake unchanged
     reader = open_reader(settings)
     try:
