@@ -7,12 +7,15 @@ it shows in the UI's run history. Runs execute in-process (no process per step).
 from __future__ import annotations
 
 import argparse
+import fcntl
 import os
 import shutil
 import sys
 import time
 import uuid
-from datetime import date
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -78,6 +81,19 @@ def parse_day(text: str, what: str = "--date") -> date:
             f" ({calendar.last_calendar_date()})"
         )
     return d
+
+
+def parse_instant(text: str) -> str:
+    """``--at-time`` as DuckDB reads it; a time without an offset is Hong Kong time."""
+    try:
+        instant = datetime.fromisoformat(text.strip())
+    except ValueError as exc:
+        raise CliError(
+            f"--at-time {text!r} is not a time (expected e.g. 2025-11-21T12:30+08:00)"
+        ) from exc
+    if instant.tzinfo is None:
+        instant = instant.replace(tzinfo=calendar.TZ)
+    return instant.isoformat(sep=" ")
 
 
 def require_trading_day(d: date, what: str = "--date") -> date:
@@ -159,7 +175,6 @@ def _execute(
     last_key: object,
     tags: dict[str, str] | None,
 ) -> str:
-    import dagster as dg
 
     from hk_pipeline.definitions import build_definitions
     from hk_pipeline.defs.jobs import SNAPSHOT_JOB_NAME
@@ -168,7 +183,7 @@ def _execute(
     if not snapshot_partitions_def.has_partition_key(str(last_key)):
         raise CliError(f"partition {last_key} does not exist yet (partitions run up to tomorrow)")
     job = build_definitions(settings).resolve_job_def(SNAPSHOT_JOB_NAME)
-    with dg.DagsterInstance.get() as instance:
+    with _open_instance(settings) as instance:
         result = job.execute_in_process(
             instance=instance,
             raise_on_error=False,
@@ -179,6 +194,24 @@ def _execute(
     if not result.success:
         raise CliError(f"run {result.run_id} for {label} failed: {_failure_message(result)}", 1)
     return result.run_id
+
+
+@contextmanager
+def _open_instance(settings: Settings) -> Iterator[dg.DagsterInstance]:
+    """The Dagster instance of the home. Opening it creates Dagster's SQLite storage on first
+    use, and two commands started together on a new home raced doing so ("table ...
+    already exists"): the opening is serialised by a lock file beside dagster.yaml."""
+    import dagster as dg
+
+    lock = settings.dagster_home / ".open.lock"
+    with open(lock, "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            instance = dg.DagsterInstance.get()
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+    with instance:
+        yield instance
 
 
 def _read_only(settings: Settings):
@@ -376,6 +409,8 @@ def _shell(con, fmt: str, max_rows: int) -> int:
 def cmd_sql(args: argparse.Namespace, settings: Settings) -> int:
     if args.at_version is not None and args.at_time is not None:
         raise CliError("give --at-version or --at-time, not both")
+    if args.at_time is not None:
+        args.at_time = parse_instant(args.at_time)
     con = _open_reader(settings, args)
     try:
         if args.query is None:
@@ -459,7 +494,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--at-version", type=int, help="read the lake as of this snapshot id (time travel)"
     )
     sql.add_argument(
-        "--at-time", help="read the lake as it was at this instant, e.g. 2025-11-21T12:30+08:00"
+        "--at-time",
+        help="read the lake as it was at this instant, e.g. 2025-11-21T12:30+08:00 (no offset:"
+        " Hong Kong time)",
     )
     sql.add_argument("--format", choices=("table", "csv", "json"), default="table")
     sql.add_argument("--max-rows", type=int, default=1000, help="rows shown as a table")

@@ -182,3 +182,13 @@ def test_backfill_batches_are_consecutive_trading_days() -> None:
         "2025-12-22|midday..2025-12-30|close"
     )
     assert cli.describe_range(days[0], days[0], "close") == "2025-12-22|close"
+
+
+def test_at_time_reads_iso_times_and_defaults_to_hong_kong() -> None:
+    from hk_pipeline.cli import CliError, parse_instant
+
+    assert parse_instant("2025-11-21T12:30+08:00") == "2025-11-21 12:30:00+08:00"
+    assert parse_instant("2025-11-21T12:30") == "2025-11-21 12:30:00+08:00"
+    assert parse_instant("2025-11-21 04:30:00+00:00") == "2025-11-21 04:30:00+00:00"
+    with pytest.raises(CliError, match="is not a time"):
+        parse_instant("yesterday")

@@ -178,6 +178,11 @@ def _explain_attach_error(settings: Settings, exc: duckdb.Error) -> str:
     message = redact(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
     where = describe_catalog(settings)
     low = message.lower()
+    if "no snapshot found" in low:
+        return (
+            f"the lake has no such snapshot ({message.split('Error: ')[-1]}); list them with"
+            ' `hk-pipeline sql "FROM lake.snapshots()"`'
+        )
     if "version mismatch" in low or "newer" in low or "migrate" in low:
         return (
             f"the lake's catalog ({where}) was written by another DuckLake version: {message}."

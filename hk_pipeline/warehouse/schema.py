@@ -45,12 +45,16 @@ def applied_fingerprint(con: duckdb.DuckDBPyConnection) -> str | None:
 
 
 def partitioned_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Tables of the lake with both partition columns (raw, quarantine and mart tables)."""
+    """Tables (not views) of the lake with both partition columns: raw, quarantine, mart."""
     rows = con.execute(
         """
-        SELECT schema_name || '.' || table_name FROM duckdb_columns()
-        WHERE database_name = current_database() AND column_name IN ('trade_date', 'snapshot')
-        GROUP BY schema_name, table_name HAVING count(*) = 2 ORDER BY 1
+        SELECT c.schema_name || '.' || c.table_name FROM duckdb_columns() AS c
+        JOIN duckdb_tables() AS t
+            ON t.database_name = c.database_name AND t.schema_name = c.schema_name
+            AND t.table_name = c.table_name
+        WHERE c.database_name = current_database()
+          AND c.column_name IN ('trade_date', 'snapshot')
+        GROUP BY c.schema_name, c.table_name HAVING count(*) = 2 ORDER BY 1
         """
     ).fetchall()
     return [r[0] for r in rows]

@@ -12,7 +12,6 @@ end state equals running the writers one after the other. It gives up after
 
 from __future__ import annotations
 
-import logging
 import os
 import random
 import sys
@@ -25,6 +24,9 @@ from typing import TypeVar
 import duckdb
 import pandas as pd
 import pyarrow as pa
+
+from hk_pipeline.config import DATA_PATH_VARIABLE
+from hk_pipeline.warehouse.lake import LakeError, redact
 
 WAIT_VARIABLE = "HK_PIPELINE_WRITER_WAIT"
 DEFAULT_WAIT_SECONDS = 600.0
@@ -39,7 +41,6 @@ RETRYABLE = (
 )
 """Fragments of the errors a losing writer gets (DuckLake, SQLite and PostgreSQL catalogs)."""
 
-log = logging.getLogger("hk_pipeline.warehouse")
 T = TypeVar("T")
 
 
@@ -68,6 +69,27 @@ def is_conflict(exc: BaseException) -> bool:
     return any(fragment in text for fragment in RETRYABLE)
 
 
+def storage_refusal(exc: BaseException) -> str | None:
+    """What to fix when the data path refused a file (object storage 403, a read-only
+    folder); None for any other error."""
+    if not isinstance(exc, duckdb.Error):
+        return None
+    text = str(exc)
+    low = text.lower()
+    if isinstance(exc, duckdb.HTTPException) and ("403" in text or "forbidden" in low):
+        return (
+            f"{DATA_PATH_VARIABLE}: the object storage refused a data file (HTTP 403): check"
+            " AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and the bucket's permissions; nothing of"
+            " this write was committed"
+        )
+    if isinstance(exc, duckdb.IOException) and "permission denied" in low:
+        return (
+            f"{DATA_PATH_VARIABLE}: cannot write a data file ({redact(text.splitlines()[0])});"
+            " fix the folder's permissions; nothing of this write was committed"
+        )
+    return None
+
+
 def _rollback(con: duckdb.DuckDBPyConnection) -> None:
     """ROLLBACK if a transaction is still open (a failed COMMIT has already ended it)."""
     with suppress(duckdb.TransactionException):
@@ -75,8 +97,8 @@ def _rollback(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def announce(message: str) -> None:
-    """A wait, on stderr and in the log: a run that waits says what for and how long."""
-    log.warning(message)
+    """A wait, on stderr (Dagster keeps a run's stderr with its logs): a run that waits says
+    what for and how long."""
     print(f"hk-pipeline: {message}", file=sys.stderr, flush=True)
 
 
@@ -104,6 +126,9 @@ def write_transaction(
             return result
         except BaseException as exc:
             _rollback(con)
+            storage = storage_refusal(exc)
+            if storage is not None:
+                raise LakeError(f"writing {what}: {storage}") from None
             if not is_conflict(exc):
                 raise
             waited = time.monotonic() - started

@@ -401,3 +401,22 @@ def test_upkeep_spares_recent_orphans_and_removes_old_ones(lake) -> None:
     upkeep(con, retention_days=0, now=datetime.now(UTC) + timedelta(hours=2))
     assert not orphan.exists()
     assert counts(con) == {(str(D1), "midday"): (10, 10.0)}
+
+
+def test_a_refused_data_file_names_the_setting() -> None:
+    from hk_pipeline.warehouse.tx import storage_refusal
+
+    s3 = duckdb.HTTPException("HTTP Error: PUT to s3://b/x.parquet failed (HTTP 403 Forbidden)")
+    assert storage_refusal(s3).startswith("HK_PIPELINE_DATA_PATH: the object storage refused")
+    local = duckdb.IOException('Cannot open file "/lake/x.parquet": Permission denied')
+    assert "HK_PIPELINE_DATA_PATH: cannot write a data file" in storage_refusal(local)
+    assert storage_refusal(duckdb.IOException("Disk full")) is None
+
+
+def test_time_travel_to_a_snapshot_that_does_not_exist(lake) -> None:
+    settings, con = lake
+    write(con, levels(2, 1.0))
+    with pytest.raises(ReaderError, match=r"^the lake has no such snapshot .*99999"):
+        open_reader(settings, snapshot_version=99999)
+    with pytest.raises(ReaderError, match="no such snapshot"):
+        open_reader(settings, snapshot_time="2001-01-01 00:00:00+08:00")
