@@ -29,6 +29,8 @@ from typing import Any
 
 import pytest
 
+from hk_pipeline_tests.postgres import fresh_database
+
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("HK_PIPELINE_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("HK_PIPELINE_CHROMEDRIVER", "/usr/bin/chromedriver")
@@ -114,6 +116,8 @@ class DagsterUI:
     home: Path
     log_path: Path
     process: subprocess.Popen[bytes]
+    env: dict[str, str]
+    """The environment of the UI's processes: the team setup's settings."""
 
     def graphql(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
         """POST to the UI's own GraphQL endpoint; the ``data``, or AssertionError on errors."""
@@ -204,26 +208,37 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @pytest.fixture
-def dagster_ui(tmp_path: Path) -> Iterator[DagsterUI]:
-    """``hk-pipeline ui`` on a free 127.0.0.1 port, against a temporary HK_PIPELINE_HOME.
+def dagster_ui(tmp_path: Path, pg_database, s3_endpoint) -> Iterator[DagsterUI]:
+    """``hk-pipeline ui`` on a free 127.0.0.1 port, on the team setup, with a temporary home.
 
-    The CLI writes $HK_PIPELINE_HOME/dagster/dagster.yaml (hk_pipeline/instance_config.py:
-    Dagster's SQLite storage in that folder, as no HK_PIPELINE_* variable is passed on), sets
-    that folder as DAGSTER_HOME and runs ``dagster dev -w workspace.yaml``, which starts the
-    webserver and the daemon (the daemon executes backfills). The source is the default, the
-    offline sample market.
+    The team setup as the README gives it: the lake's catalog in PostgreSQL (a fresh
+    database), its data on S3 (moto's server, a fresh bucket), Dagster's runs, event log and
+    schedules in PostgreSQL (another fresh database). The CLI writes
+    $HK_PIPELINE_HOME/dagster/dagster.yaml (hk_pipeline/instance_config.py), sets that folder
+    as DAGSTER_HOME and runs ``dagster dev -w workspace.yaml``, which starts the webserver and
+    the daemon (the daemon executes backfills). The source is the offline sample market.
     """
     home = tmp_path / "home"
     home.mkdir()
     port = free_loopback_port()
+    bucket = s3_endpoint.new_bucket()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HK_PIPELINE_", "DAGSTER_"))}
+    env.update(s3_endpoint.env())
     env.update(
         HK_PIPELINE_HOME=str(home),
         HK_PIPELINE_SOURCE="sample",
+        HK_PIPELINE_CATALOG=f"postgres:{pg_database.dsn}",
+        HK_PIPELINE_DATA_PATH=f"s3://{bucket}/lake",
         # this checkout's package, also in the code servers and run workers dagster dev starts
         PYTHONPATH=os.pathsep.join(filter(None, [str(PROJECT_DIR), env.get("PYTHONPATH")])),
         PYTHONUNBUFFERED="1",
     )
+    with fresh_database("hk_test_dagster") as dagster_db:
+        env["HK_PIPELINE_DAGSTER_POSTGRES_URL"] = dagster_db.url
+        yield from _run_ui(tmp_path, home, port, env)
+
+
+def _run_ui(tmp_path: Path, home: Path, port: int, env: dict[str, str]) -> Iterator[DagsterUI]:
     log_path = tmp_path / "dagster-dev.log"
     command = [sys.executable, "-m", "hk_pipeline.cli", "ui", "--host", "127.0.0.1"]
     command += ["--port", str(port)]
@@ -237,7 +252,7 @@ def dagster_ui(tmp_path: Path) -> Iterator[DagsterUI]:
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group, killed as a whole afterwards
         )
-    ui = DagsterUI(f"http://127.0.0.1:{port}", home, log_path, process)
+    ui = DagsterUI(f"http://127.0.0.1:{port}", home, log_path, process, env)
     try:
         _wait_until_ready(ui)
         yield ui

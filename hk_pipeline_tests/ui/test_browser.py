@@ -1,17 +1,24 @@
-"""The Dagster UI in a real browser: the asset graph, then a one-snapshot backfill.
+"""The Dagster UI in a real browser on the team setup: the asset graph, then a one-snapshot
+backfill while a CLI run writes another partition.
 
 One test, so the whole suite still runs in parallel (``-n 2``): it starts ``hk-pipeline ui``
 (webserver + daemon) on a free loopback port against a temporary home, opens the global asset
 lineage in headless Chromium, checks the ref -> raw -> mart lineage it draws and saves a
 screenshot (``test-artifacts/asset-graph.png``), then launches a backfill of a date range for
 the mid-day snapshot through the UI's own GraphQL API (the request its *Materialize all…*
-dialog sends), waits for the daemon to finish it, and checks the warehouse holds exactly those
-partitions. What the UI did (how many runs) is printed and recorded in docs/ui-test.md.
+dialog sends), runs ``hk-pipeline run`` for another partition meanwhile, waits for the daemon
+to finish the backfill, and checks the lake holds exactly those partitions, each whole and
+written by its own run. The UI runs on the team setup (PostgreSQL catalog, S3 data, Dagster
+on PostgreSQL: see conftest.py). What the UI did (how many runs) is printed and recorded
+in docs/ui-test.md.
 """
 
 from __future__ import annotations
 
 import itertools
+import re
+import subprocess
+import sys
 import time
 from datetime import date
 from pathlib import Path
@@ -20,12 +27,15 @@ from typing import Any
 import pytest
 
 from hk_pipeline import calendar
-from hk_pipeline_tests.lake_access import read_home
+from hk_pipeline.config import load_settings
+from hk_pipeline.paths import PROJECT_DIR
+from hk_pipeline.warehouse.readers import open_reader
 
 START, END, SNAPSHOT = date(2025, 11, 20), date(2025, 11, 21), "midday"
+CLI_DAY = date(2025, 11, 19)  # a CLI run writes its close while the UI's backfill runs
 BACKFILL_TIMEOUT_S = 240.0
 LAYERS = {"ref": 0, "raw": 1, "mart": 2}
-DOWNSTREAM = len(LAYERS)  # any other group (e.g. analyst, the published copy) reads the marts
+DOWNSTREAM = len(LAYERS)  # any other group would read the marts
 # The chain the README describes, which the graph must draw edge by edge.
 CHAIN = ["ref/securities", "raw/quotes", "mart/index_moves", "mart/market_report"]
 
@@ -258,7 +268,7 @@ def wait_for_backfill(ui: Any, backfill_id: str) -> dict[str, Any]:
 
 @pytest.mark.browser
 def test_asset_graph_and_one_snapshot_backfill(
-    browser: Any, dagster_ui: Any, artifacts: Path
+    browser: Any, dagster_ui: Any, artifacts: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     started = time.monotonic()
     ui = dagster_ui
@@ -282,6 +292,24 @@ def test_asset_graph_and_one_snapshot_backfill(
     assert launched["__typename"] == "LaunchBackfillSuccess", launched
     backfill_id = launched["backfillId"]
     launched_at = time.monotonic()
+    # ... and a CLI run of another partition while the backfill's runs write the same tables
+    cli_run = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "hk_pipeline.cli",
+            "run",
+            "--date",
+            str(CLI_DAY),
+            "--snapshot",
+            "close",
+        ],
+        cwd=PROJECT_DIR,
+        env=ui.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
     # --- the asset graph, in the browser
     ui.graphql("mutation { setNuxSeen }")  # the first-visit newsletter dialog would cover it
@@ -298,6 +326,9 @@ def test_asset_graph_and_one_snapshot_backfill(
     print(f"\nasset graph screenshot: {screenshot}")
 
     # --- the backfill's outcome, as the API and the UI's backfill page report it
+    cli_out, cli_err = cli_run.communicate(timeout=BACKFILL_TIMEOUT_S)
+    assert cli_run.returncode == 0, f"{cli_out}\n{cli_err}"
+    cli_run_id = re.search(r"run ([0-9a-f-]{36}) succeeded", cli_out).group(1)
     backfill = wait_for_backfill(ui, backfill_id)
     runs = backfill["runs"]
     run_partitions = sorted(
@@ -316,15 +347,22 @@ def test_asset_graph_and_one_snapshot_backfill(
     assert runs and all(run["status"] == "SUCCESS" for run in runs), runs
     check_backfill_page(browser, ui.base_url, backfill_id, runs, artifacts)
 
-    # --- the warehouse holds exactly the backfilled partitions, written by the backfill's runs
-    expected = {(d, SNAPSHOT) for d in calendar.trading_days(START, END)}
-    con = read_home(ui.home / "warehouse.duckdb")
+    # --- the lake holds exactly the backfilled partitions and the CLI's, each from its run
+    expected = {(d, SNAPSHOT) for d in calendar.trading_days(START, END)} | {(CLI_DAY, "close")}
+    for key, value in ui.env.items():
+        if key.startswith("AWS_"):
+            monkeypatch.setenv(key, value)
+    con = open_reader(load_settings(ui.env))
     try:
         for table in ("raw.quotes", "raw.index_levels", "mart.index_moves", "mart.market_breadth"):
             got = set(con.execute(f"SELECT DISTINCT trade_date, snapshot FROM {table}").fetchall())
             assert got == expected, f"{table} holds {sorted(got)}, expected {sorted(expected)}"
         writers = {r[0] for r in con.execute("SELECT DISTINCT run_id FROM raw.quotes").fetchall()}
-        assert writers == {run["id"] for run in runs}
+        assert writers == {run["id"] for run in runs} | {cli_run_id}
+        quotes = con.execute(
+            "SELECT min(n) FROM (SELECT count(*) AS n FROM raw.quotes GROUP BY ALL)"
+        ).fetchall()[0][0]
+        assert quotes > 2000  # every partition whole
         (hsi,) = con.execute(
             "SELECT level FROM mart.index_moves WHERE trade_date = ? AND snapshot = ?"
             " AND index_code = 'HSI'",
