@@ -1,6 +1,6 @@
 -- views.daily_close_history: each share's closing quote, day by day, with its name and industry.
 -- grain:   one share on one trading day (the close snapshot of raw.quotes; days whose close
---          is not published yet are absent)
+--          is not loaded yet are absent)
 -- from:    raw.quotes, ref.securities
 -- cost:    scans the close partitions of raw.quotes; filter on symbol and trade_date
 --

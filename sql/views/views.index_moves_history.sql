@@ -1,5 +1,5 @@
 -- views.index_moves_history: HSI, HSCEI and HSTECH moves across days and snapshots.
--- grain:   one index at one (trade_date, snapshot): every published partition of mart.index_moves
+-- grain:   one index at one (trade_date, snapshot): every loaded partition of mart.index_moves
 -- from:    mart.index_moves
 -- cost:    reads mart.index_moves only (3 rows per partition)
 --

@@ -1,11 +1,11 @@
--- views.latest_index_moves: HSI, HSCEI and HSTECH moves at the latest published snapshot.
+-- views.latest_index_moves: HSI, HSCEI and HSTECH moves at the latest loaded snapshot.
 -- grain:   one index at the latest (trade_date, snapshot) in mart.index_moves
---          (the latest day; its close when published, else its midday)
+--          (the latest day; its close once loaded, else its midday)
 -- from:    mart.index_moves
 -- cost:    reads mart.index_moves only (3 rows per partition)
 --
 -- columns:
---   trade_date, snapshot   the latest published partition
+--   trade_date, snapshot   the latest loaded partition
 --   index_code             HSI, HSCEI or HSTECH
 --   level                  official level at the snapshot, points
 --   prev_close             official previous close, points

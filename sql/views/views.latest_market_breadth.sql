@@ -1,11 +1,11 @@
--- views.latest_market_breadth: advancers, decliners and unchanged per universe at the latest published snapshot.
+-- views.latest_market_breadth: advancers, decliners and unchanged per universe at the latest loaded snapshot.
 -- grain:   one universe (all, main_board, gem, HSI, HSCEI, HSTECH) at the latest
---          (trade_date, snapshot) in mart.market_breadth (its close when published, else midday)
+--          (trade_date, snapshot) in mart.market_breadth (its close once loaded, else midday)
 -- from:    mart.market_breadth
 -- cost:    reads mart.market_breadth only (6 rows per partition)
 --
 -- columns:
---   trade_date, snapshot  the latest published partition
+--   trade_date, snapshot  the latest loaded partition
 --   universe              all, main_board, gem, HSI, HSCEI or HSTECH
 WITH latest AS (
     SELECT trade_date, snapshot

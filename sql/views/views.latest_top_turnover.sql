@@ -1,11 +1,11 @@
--- views.latest_top_turnover: the ten shares with the highest turnover at the latest published snapshot.
+-- views.latest_top_turnover: the ten shares with the highest turnover at the latest loaded snapshot.
 -- grain:   one ranked share at the latest (trade_date, snapshot) in mart.top_turnover
---          (its close when published, else midday)
+--          (its close once loaded, else midday)
 -- from:    mart.top_turnover
 -- cost:    reads mart.top_turnover only (10 rows per partition)
 --
 -- columns:
---   trade_date, snapshot  the latest published partition
+--   trade_date, snapshot  the latest loaded partition
 --   rank                  1 = highest turnover
 WITH latest AS (
     SELECT trade_date, snapshot
