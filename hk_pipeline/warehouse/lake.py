@@ -218,6 +218,11 @@ def attach(
     """
     kind = catalog_kind(settings)
     load_extension(con, CATALOG_EXTENSIONS[kind])
+    if kind == "sqlite":
+        # DuckLake reads its SQLite catalog with whole-table scans, several per statement;
+        # splitting each tiny scan over threads cost more than it saved (a partition's
+        # DELETE or SELECT took 40 ms with threaded scans, 21 ms without, on 342 files).
+        con.execute("SET sqlite_disable_multithreaded_scans = true")
     data_path = settings.lake_data_path
     if data_path.startswith("s3://"):
         _s3_secret(con, data_path)
