@@ -405,7 +405,7 @@ def write_mart(
                 )
             fault_point("mart.inserted")
 
-    write_transaction(con, body, what=f"{table} {trade_date}|{snapshot}")
+    write_transaction(con, body, what=f"{table} {trade_date}|{snapshot}", tables=(table,))
     # Only once committed: a rolled-back CREATE or COMMENT must be redone by the next write.
     _ensured(con).add(name)
     fault_point("mart.committed")

@@ -18,6 +18,7 @@ import importlib.util
 import os
 import re
 import sqlite3
+import time
 from contextlib import closing
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -31,7 +32,9 @@ LAKE = "lake"
 """The name the lake is attached under in every connection of the pipeline."""
 THREADS = 2
 CATALOG_EXTENSIONS = {"sqlite": "sqlite_scanner", "postgres": "postgres_scanner"}
-_SECRET = re.compile(r"(password\s*=\s*)(\S+)", re.IGNORECASE)
+ATTACH_ATTEMPTS = 10
+_CREATION_RACE = ("database is locked", "duplicate key", "already exists", "unique constraint")
+_SECRET = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
 _URL_PASSWORD = re.compile(r"(://[^:/@\s]+:)([^@\s]+)(@)")
 
 
@@ -246,10 +249,19 @@ def attach(
         options.append(f"SNAPSHOT_VERSION {int(snapshot_version)}")
     if snapshot_time is not None:
         options.append(f"SNAPSHOT_TIME '{_lit(snapshot_time)}'")
-    try:
-        con.execute(f"ATTACH '{_lit(attach_target(settings))}' AS {alias} ({', '.join(options)})")
-    except duckdb.Error as exc:
-        raise LakeError(_explain_attach_error(settings, exc)) from None
+    statement = f"ATTACH '{_lit(attach_target(settings))}' AS {alias} ({', '.join(options)})"
+    for attempt in range(ATTACH_ATTEMPTS):
+        try:
+            con.execute(statement)
+            break
+        except duckdb.Error as exc:
+            # Writers that open a new lake at once race to create DuckLake's catalog tables
+            # ("database is locked", or PostgreSQL's duplicate key): the loser tries again
+            # and finds them made.
+            racing = any(text in str(exc).lower() for text in _CREATION_RACE)
+            if read_only or not racing or attempt == ATTACH_ATTEMPTS - 1:
+                raise LakeError(_explain_attach_error(settings, exc)) from None
+            time.sleep(0.2 * (attempt + 1))
     con.execute(f"USE {alias}")
     if not read_only:
         fault_point("lake.attached")

@@ -72,5 +72,5 @@ def replace_quarantine(
                 )
             fault_point("quarantine.inserted")
 
-    write_transaction(con, body, what=f"{qtable} {trade_date}|{snapshot}")
+    write_transaction(con, body, what=f"{qtable} {trade_date}|{snapshot}", tables=(qtable,))
     return len(frame)

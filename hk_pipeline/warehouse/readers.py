@@ -13,6 +13,7 @@ the lake's data path and locks the configuration, so ``read_csv('/etc/passwd')``
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import duckdb
@@ -29,6 +30,18 @@ QUERY_TYPES = {
 }
 """Statements ``hk-pipeline sql`` runs; SELECT covers WITH, FROM, VALUES, DESCRIBE, SHOW and
 SUMMARIZE."""
+
+
+_UNSAFE_FUNCTIONS = re.compile(
+    r"\b(ducklake_(?:flush_inlined_data|cleanup_old_files|delete_orphaned_files"
+    r"|expire_snapshots|merge_adjacent_files|rewrite_data_files|add_data_files|set_option"
+    r"|set_commit_message)|sqlite_scan|sqlite_attach|postgres_scan\w*|postgres_query"
+    r"|postgres_execute|postgres_attach)\s*\(",
+    re.IGNORECASE,
+)
+"""Functions a query could call that write the lake's files (DuckLake's maintenance changes
+files before the read-only catalog refuses its commit) or read files the sandbox does not
+cover (the scanners open files themselves, past ``enable_external_access``)."""
 
 
 class ReaderError(RuntimeError):
@@ -131,6 +144,11 @@ def check_statements(con: duckdb.DuckDBPyConnection, sql: str) -> list[str]:
             raise ReaderError(
                 f"{READ_ONLY_PREFIX}: {verb} is not allowed; run queries only"
                 f" ({', '.join(sorted(QUERY_TYPES.values()))}, WITH, DESCRIBE, SHOW, SUMMARIZE)"
+            )
+        if (match := _UNSAFE_FUNCTIONS.search(text)) is not None:
+            raise ReaderError(
+                f"{READ_ONLY_PREFIX}: {match.group(1)}() is not allowed here (it writes the"
+                " lake's files or reads files outside it)"
             )
         out.append(text)
     return out

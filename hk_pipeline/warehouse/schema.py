@@ -17,13 +17,13 @@ from hk_pipeline.faults import fault_point
 from hk_pipeline.marts.runner import MART_NAMES, ensure_mart_table, mart_sql
 from hk_pipeline.paths import DDL_DIR
 from hk_pipeline.warehouse.ddl import apply_ddl, ddl_files
-from hk_pipeline.warehouse.tx import write_transaction
+from hk_pipeline.warehouse.tx import WRITE_TOKENS_TABLE, write_transaction
 from hk_pipeline.warehouse.views import create_views, view_files, view_sql
 
 META_SCHEMA = "meta"
 FINGERPRINT_TABLE = f"{META_SCHEMA}.schema_fingerprint"
 PARTITION_COLUMNS = ("trade_date", "snapshot")
-_SCHEMA_VERSION = "lake-1"
+_SCHEMA_VERSION = "lake-2"
 """Bump when the set-up itself changes (not the SQL files, which are fingerprinted)."""
 
 
@@ -69,6 +69,7 @@ def _apply(con: duckdb.DuckDBPyConnection, target: str) -> None:
     for table in partitioned_tables(con):
         con.execute(f"ALTER TABLE {table} SET PARTITIONED BY ({', '.join(PARTITION_COLUMNS)})")
     create_views(con)
+    _write_tokens(con)
     fault_point("ddl.mid_transaction")
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {META_SCHEMA}")
     con.execute(f"CREATE OR REPLACE TABLE {FINGERPRINT_TABLE} (fingerprint VARCHAR)")
@@ -80,6 +81,32 @@ def _apply(con: duckdb.DuckDBPyConnection, target: str) -> None:
     con.execute(
         f"COMMENT ON COLUMN {FINGERPRINT_TABLE}.fingerprint IS 'sha256 of the DDL, mart and"
         " view SQL texts.'"
+    )
+
+
+def _write_tokens(con: duckdb.DuckDBPyConnection) -> None:
+    """``meta.write_tokens``: a row per table that runs write (see ``tx.WRITE_TOKENS_TABLE``)."""
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {META_SCHEMA}")
+    con.execute(
+        f"""
+        CREATE OR REPLACE TABLE {WRITE_TOKENS_TABLE} AS
+        SELECT schema_name || '.' || table_name AS table_name, 0::BIGINT AS writes
+        FROM duckdb_tables()
+        WHERE database_name = current_database()
+          AND schema_name IN ('ref', 'raw', 'mart', 'quarantine')
+        """
+    )
+    con.execute(
+        f"COMMENT ON TABLE {WRITE_TOKENS_TABLE} IS 'One row per table runs write; every write"
+        " bumps its table''s row, so two writers of one partition always conflict and one"
+        " retries.'"
+    )
+    con.execute(
+        f"COMMENT ON COLUMN {WRITE_TOKENS_TABLE}.table_name IS 'The table, schema-qualified.'"
+    )
+    con.execute(
+        f"COMMENT ON COLUMN {WRITE_TOKENS_TABLE}.writes IS 'Writes committed to it since the"
+        " lake''s schema was last set up.'"
     )
 
 

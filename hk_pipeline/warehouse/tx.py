@@ -102,14 +102,25 @@ def announce(message: str) -> None:
     print(f"hk-pipeline: {message}", file=sys.stderr, flush=True)
 
 
+WRITE_TOKENS_TABLE = "meta.write_tokens"
+"""One row per table of the lake; every write bumps the rows of the tables it replaces.
+
+DuckLake sees a conflict only when a transaction deletes rows another one touched: two
+writers of a partition that does not exist yet each delete nothing, insert, and both commit,
+doubling the partition (seen on a PostgreSQL catalog). Updating the table's token row is a
+delete and an insert of that row, so two such writers always conflict and one retries."""
+
+
 def write_transaction(
     con: duckdb.DuckDBPyConnection,
     body: Callable[[duckdb.DuckDBPyConnection], T],
     *,
     what: str,
+    tables: tuple[str, ...] = (),
     max_wait: float | None = None,
 ) -> T:
-    """BEGIN; ``body(con)``; COMMIT, retried while another writer wins the commit.
+    """BEGIN; claim ``tables``' write tokens; ``body(con)``; COMMIT, retried while another
+    writer wins the commit.
 
     ``body`` must be safe to run again from the start (it is: every write deletes its
     partition or keys before inserting). Any other error rolls back and propagates.
@@ -121,6 +132,13 @@ def write_transaction(
         attempt += 1
         con.execute("BEGIN TRANSACTION")
         try:
+            if tables:
+                placeholders = ", ".join("?" for _ in tables)
+                con.execute(
+                    f"UPDATE {WRITE_TOKENS_TABLE} SET writes = writes + 1"
+                    f" WHERE table_name IN ({placeholders})",
+                    list(tables),
+                )
             result = body(con)
             con.execute("COMMIT")
             return result
@@ -138,7 +156,7 @@ def write_transaction(
                     f" ({attempt} attempts; last: {str(exc).strip().splitlines()[-1]});"
                     f" nothing of this write was committed. Run it again, or raise"
                     f" {WAIT_VARIABLE}"
-                ) from exc
+                ) from None
             delay = min(MAX_BACKOFF_SECONDS, FIRST_BACKOFF_SECONDS * 2 ** min(attempt, 6))
             delay *= random.uniform(0.5, 1.5)
             if attempt == 1 or attempt % 5 == 0:

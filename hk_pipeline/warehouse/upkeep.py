@@ -20,12 +20,20 @@ that is still running in another process.
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import duckdb
 
 from hk_pipeline.faults import fault_point
+from hk_pipeline.warehouse.tx import (
+    WAIT_VARIABLE,
+    WriteConflict,
+    announce,
+    is_conflict,
+    wait_seconds,
+)
 
 RETENTION_VARIABLE = "HK_PIPELINE_RETENTION_DAYS"
 DEFAULT_RETENTION_DAYS = 30.0
@@ -106,7 +114,37 @@ def file_stats(con: duckdb.DuckDBPyConnection) -> FileStats:
 
 
 def _count(con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None) -> int:
-    return len(con.execute(sql, params or []).fetchall())
+    return len(_retrying(con, sql, params).fetchall())
+
+
+def _retrying(
+    con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None
+) -> duckdb.DuckDBPyConnection:
+    """Run one maintenance call (each commits on its own), again while a run's commit wins.
+
+    Every step is safe to repeat: what one call did, the next finds done.
+    """
+    budget = wait_seconds()
+    started = time.monotonic()
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            return con.execute(sql, params or [])
+        except duckdb.Error as exc:
+            waited = time.monotonic() - started
+            if not is_conflict(exc):
+                raise
+            if waited >= budget:
+                raise WriteConflict(
+                    f"the upkeep: other writers kept committing first for {waited:.0f} s;"
+                    " the step it waited to run changed nothing (the steps before it are"
+                    f" done); run it again, or raise {WAIT_VARIABLE}"
+                ) from None
+            delay = min(2.0, 0.05 * 2 ** min(attempt, 6))
+            if attempt == 1 or attempt % 5 == 0:
+                announce(f"the upkeep waits for another writer; retry {attempt} in {delay:.2f} s")
+            time.sleep(delay)
 
 
 def upkeep(
@@ -116,17 +154,16 @@ def upkeep(
     now: datetime | None = None,
 ) -> UpkeepResult:
     """Run the upkeep on the lake attached as ``con``'s current database (see module doc)."""
-    import time
-
     days = globals()["retention_days"]() if retention_days is None else retention_days
     now = now or datetime.now(UTC)
     lake = _catalog(con)
     result = UpkeepResult(before=file_stats(con), after=file_stats(con), retention_days=days)
     t0 = time.monotonic()
-    con.execute("CALL ducklake_flush_inlined_data(?)", [lake])
-    con.execute("CALL ducklake_merge_adjacent_files(?)", [lake])
+    _retrying(con, "CALL ducklake_flush_inlined_data(?)", [lake])
+    _retrying(con, "CALL ducklake_merge_adjacent_files(?)", [lake])
     fault_point("upkeep.merged")
-    con.execute(
+    _retrying(
+        con,
         "CALL ducklake_rewrite_data_files(?, delete_threshold => ?)",
         [lake, REWRITE_DELETE_THRESHOLD],
     )

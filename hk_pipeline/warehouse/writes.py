@@ -189,7 +189,12 @@ def replace_partition(
             also(c)
         fault_point("write.partition.before_commit")
 
-    write_transaction(con, body, what=f"{table} {trade_date}|{snapshot}")
+    write_transaction(
+        con,
+        body,
+        what=f"{table} {trade_date}|{snapshot}",
+        tables=(table, quarantine_table_for(table)),
+    )
     fault_point("write.partition.committed")
     return len(rows)
 
@@ -309,7 +314,12 @@ def upsert_rows(
             also(c)
         fault_point("write.upsert.before_commit")
 
-    write_transaction(con, body, what=f"{table} (effective {trade_date})")
+    write_transaction(
+        con,
+        body,
+        what=f"{table} (effective {trade_date})",
+        tables=(table, quarantine_table_for(table)),
+    )
     fault_point("write.upsert.committed")
     return len(rows)
 

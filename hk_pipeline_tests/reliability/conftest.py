@@ -19,13 +19,19 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
 import pytest
 
+from hk_pipeline.warehouse.ddl import apply_ddl
+from hk_pipeline_tests.lake_access import read_home
 from hk_pipeline_tests.reliability.harness import (
     BASE,
     NEW,
-    OTHER,
+    Fingerprint,
     State,
+    copy_home,
+    fingerprint,
+    non_empty,
     read_state,
     run_args,
     run_cli,
@@ -105,7 +111,7 @@ def reference_home(base_home: Path, shared_root: Path) -> Path:
     """BASE then NEW, each run once without faults: what a trial must reach. Never modified."""
 
     def build(home: Path) -> None:
-        shutil.copytree(base_home, home)
+        copy_home(base_home, home)
         _run(home, NEW)
 
     return _built_once(shared_root, "hk_reference", build)
@@ -116,19 +122,35 @@ def reference(reference_home: Path) -> State:
     return read_state(reference_home)
 
 
-@pytest.fixture(scope="session")
-def both_reference(reference_home: Path, shared_root: Path) -> State:
-    """BASE, NEW, then OTHER, one after the other: what two concurrent writers must reach."""
-
-    def build(home: Path) -> None:
-        shutil.copytree(reference_home, home)
-        _run(home, OTHER)
-
-    return read_state(_built_once(shared_root, "hk_both", build))
-
-
 @pytest.fixture
 def trial_home(base_home: Path, tmp_path: Path) -> Path:
     home = tmp_path / "home"
-    shutil.copytree(base_home, home)
+    copy_home(base_home, home)
     return home
+
+
+MIGRATED = ("raw.quotes", "raw.index_levels", "ref.securities")
+
+
+@pytest.fixture(scope="session")
+def old_warehouse(
+    base_home: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, Fingerprint]:
+    """A single-file warehouse as earlier versions wrote it (the DDL and a few tables' rows
+    of the base lake), and its fingerprint."""
+    path = tmp_path_factory.mktemp("old") / "warehouse.duckdb"
+    lake = read_home(base_home)
+    con = duckdb.connect(str(path))
+    try:
+        apply_ddl(con)
+        for table in MIGRATED:
+            rows = lake.execute(f"SELECT * FROM {table}").to_arrow_table()
+            con.register("incoming", rows)
+            con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming")
+            con.unregister("incoming")
+        expected = non_empty(fingerprint(con))
+    finally:
+        con.close()
+        lake.close()
+    assert {k[0] for k in expected} == set(MIGRATED)
+    return path, expected

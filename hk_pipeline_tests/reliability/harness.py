@@ -16,6 +16,7 @@ the catalog tracks must always exist; orphans are harmless and the upkeep remove
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -33,7 +34,6 @@ from hk_pipeline_tests.lake_access import home_settings
 
 BASE = ("2025-11-20", "close")  # in the base lake
 NEW = ("2025-11-21", "midday")  # the partition the trials run
-OTHER = ("2025-11-21", "close")  # a second new partition (two writers)
 HK_PIPELINE = str(Path(sys.executable).with_name("hk-pipeline"))
 LINEAGE = ("run_id", "loaded_at", "quarantined_at")
 SCHEMAS = ("ref", "raw", "mart", "quarantine")
@@ -50,6 +50,15 @@ def run_args(partition: tuple[str, str]) -> tuple[str, ...]:
 
 def settings_of(where: Where) -> Settings:
     return where if isinstance(where, Settings) else home_settings(where)
+
+
+def copy_home(source: Path, dest: Path) -> Path:
+    """Copy a home (lake, catalog, Dagster storage, reports); the built sample market in
+    ``cache/`` is hard-linked, not copied (44 MB; it is only ever replaced by a rename)."""
+    shutil.copytree(source, dest, ignore=shutil.ignore_patterns("cache"))
+    if (source / "cache").is_dir():
+        shutil.copytree(source / "cache", dest / "cache", copy_function=os.link)
+    return dest
 
 
 def child_env(home: Path, **extra: str) -> dict[str, str]:
@@ -92,93 +101,36 @@ def error_lines(stderr: str) -> list[str]:
 
 
 def _tables(con: duckdb.DuckDBPyConnection) -> list[tuple[str, list[str]]]:
-    names = con.execute(
-        "SELECT schema_name, table_name FROM duckdb_tables()"
-        " WHERE database_name = current_database() AND schema_name IN ?",
+    rows = con.execute(
+        "SELECT schema_name || '.' || table_name, list(column_name ORDER BY column_index)"
+        " FROM duckdb_columns() WHERE database_name = current_database()"
+        " AND schema_name IN ? GROUP BY ALL ORDER BY 1",
         [list(SCHEMAS)],
     ).fetchall()
-    out = []
-    for schema, table in sorted(names):
-        cols = [
-            r[0]
-            for r in con.execute(
-                "SELECT column_name FROM duckdb_columns() WHERE database_name ="
-                " current_database() AND schema_name = ? AND table_name = ? ORDER BY column_index",
-                [schema, table],
-            ).fetchall()
-        ]
-        out.append((f"{schema}.{table}", cols))
-    return out
+    return [(table, list(cols)) for table, cols in rows]
 
 
 def fingerprint(con: duckdb.DuckDBPyConnection) -> Fingerprint:
     """Of every ref/raw/mart/quarantine table of ``con``'s current database (lake or file)."""
-    out: Fingerprint = {}
+    parts = []
     for table, cols in _tables(con):
-        kept = [c for c in cols if c not in LINEAGE]
-        row = "hash(" + ", ".join(f'"{c}"' for c in kept) + ")::HUGEINT"
+        kept = ", ".join(f'"{c}"' for c in cols if c not in LINEAGE)
+        row = f"hash({kept})::HUGEINT"
         if "trade_date" in cols and "snapshot" in cols:
-            rows = con.execute(
-                f"SELECT trade_date::VARCHAR, snapshot, count(*), sum({row}) FROM {table}"
-                " GROUP BY ALL"
-            ).fetchall()
-            for d, s, n, h in rows:
-                out[(table, d, s)] = (n, int(h))
+            key, group = "trade_date::VARCHAR, snapshot", " GROUP BY ALL"
         else:
-            n, h = con.execute(f"SELECT count(*), coalesce(sum({row}), 0) FROM {table}").fetchone()
-            out[(table, None, None)] = (n, int(h))
-    return out
+            key, group = "NULL::VARCHAR, NULL::VARCHAR", ""
+        parts.append(
+            f"SELECT '{table}', {key}, count(*), coalesce(sum({row}), 0) FROM {table}{group}"
+        )
+    if not parts:
+        return {}
+    rows = con.execute(" UNION ALL ".join(parts)).fetchall()
+    return {(table, d, s): (n, int(h)) for table, d, s, n, h in rows}
 
 
 def non_empty(fp: Fingerprint) -> Fingerprint:
     return {k: v for k, v in fp.items() if v[0]}
-
-
-@dataclass
-class State:
-    """What a reader opened now sees: the tables' fingerprint, the snapshot it reads, and the
-    views that fail to answer (none, in a healthy lake)."""
-
-    tables: Fingerprint
-    version: int
-    broken_views: dict[str, str] = field(default_factory=dict)
-
-
-def read_state(where: Where, *, snapshot_version: int | None = None) -> State:
-    """Open a reader (optionally at an older snapshot), fingerprint everything, query each view."""
-    con = open_reader(settings_of(where), snapshot_version=snapshot_version)
-    try:
-        con.execute("BEGIN TRANSACTION")  # one snapshot for everything read below
-        tables = fingerprint(con)
-        version = con.execute("SELECT max(snapshot_id) FROM lake.snapshots()").fetchone()[0]
-        broken = {}
-        views = con.execute(
-            "SELECT schema_name || '.' || view_name FROM duckdb_views()"
-            " WHERE database_name = current_database() AND NOT internal ORDER BY 1"
-        ).fetchall()
-        for (view,) in views:
-            try:
-                con.execute(f"SELECT count(*) FROM {view}").fetchall()
-            except duckdb.Error as exc:
-                broken[view] = str(exc).splitlines()[0]
-        con.execute("COMMIT")
-    finally:
-        con.close()
-    return State(tables=tables, version=int(version), broken_views=broken)
-
-
-def check_old_or_new(state: State, old: State, new: State) -> list[str]:
-    """Problems: a partition that is neither its old nor its new complete state, or a view
-    that no longer answers."""
-    problems = []
-    for key in sorted(set(state.tables) | set(old.tables) | set(new.tables), key=str):
-        got = state.tables.get(key)
-        if got not in (old.tables.get(key), new.tables.get(key)):
-            problems.append(
-                f"{key}: {got} is neither old {old.tables.get(key)} nor new {new.tables.get(key)}"
-            )
-    problems += [f"view {v} fails: {e}" for v, e in state.broken_views.items()]
-    return problems
 
 
 @dataclass
@@ -199,6 +151,59 @@ class Files:
     def orphans(self) -> set[Path]:
         """Files no snapshot ever referenced: the leftovers of uncommitted writes."""
         return self.on_disk - self.tracked - self.scheduled
+
+
+@dataclass
+class State:
+    """What a reader opened now sees: the tables' fingerprint, the snapshot it reads, the
+    views that fail to answer (none, in a healthy lake) and the lake's files."""
+
+    tables: Fingerprint
+    version: int
+    broken_views: dict[str, str] = field(default_factory=dict)
+    files: Files | None = None
+
+
+def read_state(where: Where, *, snapshot_version: int | None = None) -> State:
+    """Open a reader (optionally at an older snapshot), fingerprint every table, query every
+    view, list the files (not for an older snapshot)."""
+    settings = settings_of(where)
+    con = open_reader(settings, snapshot_version=snapshot_version)
+    try:
+        con.execute("BEGIN TRANSACTION")  # one snapshot for everything read below
+        tables = fingerprint(con)
+        version = con.execute("SELECT max(snapshot_id) FROM lake.snapshots()").fetchone()[0]
+        broken = {}
+        views = con.execute(
+            "SELECT schema_name || '.' || view_name FROM duckdb_views()"
+            " WHERE database_name = current_database() AND NOT internal ORDER BY 1"
+        ).fetchall()
+        for (view,) in views:
+            try:
+                con.execute(f"SELECT count(*) FROM {view}").fetchall()
+            except duckdb.Error as exc:
+                broken[view] = str(exc).splitlines()[0]
+        files = None if snapshot_version is not None else _files(con, settings)
+        con.execute("COMMIT")
+    finally:
+        con.close()
+    return State(tables=tables, version=int(version), broken_views=broken, files=files)
+
+
+def check_old_or_new(state: State, old: State, new: State) -> list[str]:
+    """Problems: a partition that is neither its old nor its new complete state, a view that
+    no longer answers, a file the catalog references that is missing."""
+    problems = []
+    for key in sorted(set(state.tables) | set(old.tables) | set(new.tables), key=str):
+        got = state.tables.get(key)
+        if got not in (old.tables.get(key), new.tables.get(key)):
+            problems.append(
+                f"{key}: {got} is neither old {old.tables.get(key)} nor new {new.tables.get(key)}"
+            )
+    problems += [f"view {v} fails: {e}" for v, e in state.broken_views.items()]
+    if state.files is not None and state.files.missing:
+        problems.append(f"catalog references missing files {sorted(map(str, state.files.missing))}")
+    return problems
 
 
 def _file_paths(con: duckdb.DuckDBPyConnection, data_dir: Path, kind: str) -> dict[Path, bool]:
@@ -227,21 +232,16 @@ def _file_paths(con: duckdb.DuckDBPyConnection, data_dir: Path, kind: str) -> di
     return out
 
 
-def lake_files(where: Where) -> Files:
-    settings = settings_of(where)
+def _files(con: duckdb.DuckDBPyConnection, settings: Settings) -> Files:
     data_dir = Path(settings.lake_data_path)
-    con = open_reader(settings)
-    try:
-        files = _file_paths(con, data_dir, "data") | _file_paths(con, data_dir, "delete")
-        scheduled = {
-            Path(p) if not rel else data_dir / p
-            for p, rel in con.execute(
-                "SELECT path, path_is_relative"
-                " FROM __ducklake_metadata_lake.ducklake_files_scheduled_for_deletion"
-            ).fetchall()
-        }
-    finally:
-        con.close()
+    files = _file_paths(con, data_dir, "data") | _file_paths(con, data_dir, "delete")
+    scheduled = {
+        Path(p) if not rel else data_dir / p
+        for p, rel in con.execute(
+            "SELECT path, path_is_relative"
+            " FROM __ducklake_metadata_lake.ducklake_files_scheduled_for_deletion"
+        ).fetchall()
+    }
     on_disk = {p for p in data_dir.rglob("*") if p.is_file()} if data_dir.exists() else set()
     return Files(
         on_disk=on_disk,
@@ -249,6 +249,15 @@ def lake_files(where: Where) -> Files:
         tracked=set(files),
         scheduled=scheduled,
     )
+
+
+def lake_files(where: Where) -> Files:
+    settings = settings_of(where)
+    con = open_reader(settings)
+    try:
+        return _files(con, settings)
+    finally:
+        con.close()
 
 
 def upkeep_later(where: Where, hours: float = 2) -> UpkeepResult:

@@ -1,7 +1,10 @@
 """Readers cannot write or escape; the UI stays local; credentials are redacted.
 
-What hk_pipeline_tests/analysts/test_readers.py covers (open_reader and SQLAlchemy refuse
-writes, `hk-pipeline sql` refuses COPY/ATTACH/INSTALL/outside files) is not repeated here.
+Every way of reading the lake attaches it READ_ONLY: ``open_reader`` (notebooks), ``hk-pipeline
+sql`` (which also confines file access to the lake's data path and runs queries only) and a
+plain DuckDB client that loads DuckLake itself. None of them may change the lake: the tables
+refuse writes, and the files under the data path are the same before and after.
+(hk_pipeline_tests/analysts/test_readers.py covers the formats, the shell and time travel.)
 """
 
 from __future__ import annotations
@@ -14,30 +17,266 @@ import duckdb
 import httpx
 import pytest
 
+from hk_pipeline import cli
 from hk_pipeline.cli import build_parser
+from hk_pipeline.config import CATALOG_VARIABLE, Settings
 from hk_pipeline.sources.base import SourceError
 from hk_pipeline.sources.http import HttpClient
 from hk_pipeline.sources.landing import LandingSource
-from hk_pipeline_tests.lake_access import read_home
+from hk_pipeline.warehouse.lake import extension_file
+from hk_pipeline.warehouse.readers import open_reader
+from hk_pipeline_tests.lake_access import write_home
+from hk_pipeline_tests.reliability.harness import NEW, copy_home, error_lines, run_args, run_cli
 
 AREA = "readers and access"
 SECRET = "hkp-fake-secret-7f3a9c"
+WRITES = (
+    "INSERT INTO raw.quotes SELECT * FROM raw.quotes LIMIT 1",
+    "DELETE FROM raw.quotes",
+    "UPDATE raw.quotes SET last = 0",
+    "CREATE TABLE raw.x AS SELECT 1 AS a",
+    "DROP VIEW views.latest_index_moves",
+    "ALTER TABLE raw.quotes ADD COLUMN z INTEGER",
+    "COMMENT ON TABLE raw.quotes IS 'x'",
+    "CALL ducklake_expire_snapshots('lake', older_than => now())",
+)
 
 
-def test_plain_duckdb_read_only_open_of_the_catalogue_refuses_writes(base_home: Path, tally):
+def _files(home: Path) -> dict[str, tuple[int, int]]:
+    """Every file under the lake's data path: (size, modification time in ns)."""
+    lake = home / "lake"
+    return {
+        str(p.relative_to(lake)): (p.stat().st_size, p.stat().st_mtime_ns)
+        for p in lake.rglob("*")
+        if p.is_file()
+    }
+
+
+@pytest.fixture
+def lake_home(base_home: Path, tmp_path: Path) -> Path:
+    """A copy of the base lake whose files each test checks are left as they were."""
+    home = tmp_path / "home"
+    copy_home(base_home, home)
+    return home
+
+
+@pytest.fixture
+def sql_env(lake_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The environment ``hk-pipeline sql`` run in-process sees."""
+    for name in list(os.environ):
+        if name.startswith(("HK_PIPELINE_", "DAGSTER_")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("HK_PIPELINE_HOME", str(lake_home))
+    # what the command sets for itself, restored afterwards
+    monkeypatch.setenv("DAGSTER_HOME", str(lake_home / "dagster"))
+    monkeypatch.setenv(cli.PLANNED_EVENTS_VARIABLE, "true")
+    return lake_home
+
+
+def _sql(capsys: pytest.CaptureFixture[str], sql: str) -> tuple[int, str, str]:
+    code = cli.main(["sql", sql, "--format", "csv"])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_plain_duckdb_client_reads_but_cannot_write(lake_home: Path, tally) -> None:
+    """DuckLake loaded by hand, the catalog attached READ_ONLY, as a BI tool would."""
     t = tally(AREA)
-    con = read_home(base_home / "published" / "analyst.duckdb")
+    before = _files(lake_home)
+    con = duckdb.connect(
+        config={"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+    )
     try:
-        for sql in (
-            "CREATE TABLE x AS SELECT 1",
-            "DROP VIEW raw.quotes",
-            "COMMENT ON VIEW raw.quotes IS 'x'",
-        ):
+        for name in ("ducklake", "sqlite_scanner"):
+            con.execute(f"LOAD '{extension_file(name)}'")
+        catalog = lake_home / "catalog.sqlite"
+        con.execute(
+            f"ATTACH 'ducklake:sqlite:{catalog}' AS lake"
+            f" (READ_ONLY, DATA_PATH '{lake_home / 'lake'}', OVERRIDE_DATA_PATH true)"
+        )
+        con.execute("USE lake")
+        assert con.execute("SELECT count(*) FROM raw.quotes").fetchone()[0] > 0
+        for sql in WRITES:
             t.cases += 1
             with pytest.raises(duckdb.Error, match="read-only"):
                 con.execute(sql)
     finally:
         con.close()
+    assert _files(lake_home) == before
+    t.trials += 1
+    t.survived += 1
+
+
+@pytest.mark.parametrize("sandbox", [False, True], ids=["notebook", "sandbox"])
+def test_open_reader_cannot_write(lake_home: Path, sandbox: bool, tmp_path: Path, tally) -> None:
+    t = tally(AREA)
+    before = _files(lake_home)
+    csv = tmp_path / "rows.csv"
+    con = open_reader(Settings(home=lake_home), sandbox=sandbox)
+    try:
+        if not sandbox:  # a file from outside, to COPY into a table
+            con.execute(f"COPY (FROM raw.index_levels) TO '{csv}'")
+        for sql in (*WRITES, f"COPY raw.index_levels FROM '{csv}'"):
+            t.cases += 1
+            match = "read-only|file system operations are disabled"
+            with pytest.raises(duckdb.Error, match=match):
+                con.execute(sql)
+    finally:
+        con.close()
+    assert _files(lake_home) == before
+    t.trials += 1
+    t.survived += 1
+
+
+def test_sandboxed_reader_stays_inside_the_data_path(
+    lake_home: Path, tmp_path: Path, tally
+) -> None:
+    """``open_reader(sandbox=True)``, the connection behind ``hk-pipeline sql``."""
+    t = tally(AREA)
+    httpfs = extension_file("httpfs")
+    outside = tmp_path / "out.csv"
+    con = open_reader(Settings(home=lake_home), sandbox=True)
+    try:
+        assert con.execute("SELECT count(*) FROM raw.quotes").fetchone()[0] > 0
+        for sql in (
+            "SELECT * FROM read_csv('/etc/passwd')",
+            f"SELECT * FROM read_blob('{lake_home / 'dagster' / 'dagster.yaml'}')",
+            f"SELECT * FROM read_blob('{lake_home / 'lake' / '..' / 'dagster' / 'dagster.yaml'}')",
+            f"SELECT * FROM glob('{lake_home}/*')",
+            f"COPY (SELECT 1) TO '{outside}'",
+            f"ATTACH '{tmp_path / 'other.duckdb'}' AS other",
+            "INSTALL httpfs",
+            "LOAD httpfs",
+            f"LOAD '{httpfs}'",
+            "SET enable_external_access = true",
+            "SET allowed_directories = ['/']",
+        ):
+            t.cases += 1
+            with pytest.raises(duckdb.Error):
+                con.execute(sql).fetchall()
+    finally:
+        con.close()
+    assert not outside.exists() and not (tmp_path / "other.duckdb").exists()
+    t.trials += 1
+    t.survived += 1
+
+
+CLI_REFUSED = [
+    ("INSERT INTO raw.quotes SELECT * FROM raw.quotes", "INSERT is not allowed"),
+    ("DELETE FROM raw.quotes", "DELETE is not allowed"),
+    ("COPY (SELECT 1) TO 'out.csv'", "COPY is not allowed"),
+    ("COPY raw.quotes FROM '/etc/passwd'", "COPY is not allowed"),
+    ("ATTACH ':memory:' AS m", "ATTACH is not allowed"),
+    ("INSTALL httpfs", "INSTALL is not allowed"),
+    ("LOAD httpfs", "LOAD is not allowed"),
+    ("CALL ducklake_expire_snapshots('lake')", "CALL is not allowed"),
+    ("CHECKPOINT", "CHECKPOINT is not allowed"),
+    ("SELECT * FROM read_csv('/etc/passwd')", "only the lake's own files"),
+    ("SELECT 1; DELETE FROM raw.quotes", "DELETE is not allowed"),
+]
+
+
+def test_cli_sql_refuses_writes_and_escapes(sql_env: Path, capsys, tally) -> None:
+    t = tally(AREA)
+    before = _files(sql_env)
+    for sql, message in CLI_REFUSED:
+        t.cases += 1
+        code, out, err = _sql(capsys, sql)
+        assert code == 2, (sql, out)
+        assert err.startswith("error: ") and message in err, (sql, err)
+        assert "Traceback" not in err, err
+    assert _files(sql_env) == before
+    code, out, _ = _sql(capsys, "SELECT count(*) AS n FROM raw.quotes")
+    assert code == 0 and int(out.splitlines()[1]) > 0
+    t.trials += 1
+    t.survived += 1
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        pytest.param(
+            "SELECT * FROM ducklake_flush_inlined_data('lake')",
+            id="flush",
+        ),
+        pytest.param(
+            "SELECT * FROM ducklake_cleanup_old_files('lake', cleanup_all => true)",
+            id="cleanup",
+        ),
+        pytest.param("SELECT * FROM ducklake_merge_adjacent_files('lake')", id="merge"),
+        pytest.param(
+            "SELECT * FROM ducklake_delete_orphaned_files('lake', cleanup_all => true)",
+            id="orphans",
+        ),
+    ],
+)
+def test_cli_sql_leaves_the_lake_files_alone(sql: str, sql_env: Path, capsys, tally) -> None:
+    """DuckLake's maintenance, asked for by a reader: refused or a no-op, no file written or
+    removed."""
+    t = tally(AREA)
+    writer = write_home(sql_env)
+    try:  # rewrite raw.quotes, expire the history: the replaced file waits for the cleanup
+        writer.execute("CREATE TEMP TABLE kept AS FROM raw.quotes")
+        writer.execute("BEGIN TRANSACTION")
+        writer.execute("DELETE FROM raw.quotes")
+        writer.execute("INSERT INTO raw.quotes FROM kept")
+        writer.execute("COMMIT")
+        writer.execute("FROM ducklake_expire_snapshots('lake', older_than => now())").fetchall()
+        meta = "__ducklake_metadata_lake"
+        scheduled = f"SELECT count(*) FROM {meta}.ducklake_files_scheduled_for_deletion"
+        assert writer.execute(scheduled).fetchone()[0] > 0
+    finally:
+        writer.close()
+    (sql_env / "lake" / "orphan.parquet").write_bytes(b"PAR1")  # one file nobody references
+    before = _files(sql_env)
+    t.trials += 1
+    t.cases += 1
+    code, _, err = _sql(capsys, sql)
+    assert _files(sql_env) == before
+    assert code in (0, 2) and "Traceback" not in err, err
+    t.survived += 1
+
+
+def test_cli_sql_cannot_read_other_sqlite_files(sql_env: Path, capsys) -> None:
+    runs = sql_env / "dagster" / "history" / "runs.db"
+    assert runs.exists()
+    code, out, _ = _sql(capsys, f"SELECT count(*) FROM sqlite_scan('{runs}', 'runs')")
+    assert code == 2, out
+
+
+PASSWORD = "s3cret"
+CATALOGS = [  # (HK_PIPELINE_CATALOG, also try `run`: it costs seconds, once is enough)
+    pytest.param(
+        f"postgres:host=127.0.0.1 port=1 user=x password={PASSWORD} dbname=y", True, id="libpq"
+    ),
+    pytest.param(f"postgres:postgresql://x:{PASSWORD}@127.0.0.1:1/y", False, id="url"),
+    pytest.param(
+        f"postgres:host=127.0.0.1 port=1 user=x password='my {PASSWORD}' dbname=y",
+        False,
+        id="quoted",
+    ),
+]
+
+
+@pytest.mark.parametrize(("catalog", "with_run"), CATALOGS)
+def test_catalog_password_never_shown(catalog: str, with_run: bool, tmp_path: Path, tally) -> None:
+    """An unreachable PostgreSQL catalog: `sql` and `run` fail in one line that names the
+    setting and not the password; the run's Dagster storage does not hold it either."""
+    t = tally(AREA)
+    home = tmp_path / "home"
+    env = {CATALOG_VARIABLE: catalog}
+    commands = [("sql", "SELECT 1"), *([run_args(NEW)] if with_run else [])]
+    for argv in commands:
+        t.cases += 1
+        result = run_cli(home, *argv, env=env, timeout=120)
+        assert result.returncode != 0, result.stdout[-600:]
+        errors = error_lines(result.stderr)
+        assert len(errors) == 1 and "Traceback" not in result.stderr, result.stderr[-1500:]
+        assert CATALOG_VARIABLE in errors[0], errors[0]
+        assert PASSWORD not in result.stdout + result.stderr, errors[0]
+    for path in home.rglob("*"):
+        if path.is_file():
+            assert PASSWORD.encode() not in path.read_bytes(), path
     t.trials += 1
     t.survived += 1
 
@@ -66,7 +305,6 @@ def test_landing_files_cannot_point_outside_the_landing_folder(
     if how == "symlink":
         target.symlink_to(outside)
     else:
-        (root / "quotes" / "..").resolve()  # the layout is fixed: names come from the partition
         target.symlink_to(Path("..") / ".." / "secret.csv")
     t.trials += 1
     with pytest.raises(SourceError, match=r"outside|symlink|link"):
@@ -93,4 +331,3 @@ def test_http_errors_redact_credentials(tally) -> None:
     client.close()
     t.trials += 1
     t.survived += 1
-    assert os.environ.get("HK_PIPELINE_EASTMONEY_TOKEN") != SECRET
