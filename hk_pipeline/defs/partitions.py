@@ -3,7 +3,7 @@
 Dates are HKEX trading days, never calendar days: weekends are excluded by a cron, holidays
 and ad-hoc closures (typhoons) by their dates, both evaluated in Asia/Hong_Kong. A
 ``DailyPartitionsDefinition`` with exclusions gives one-day windows; a weekday cron as the
-partition schedule would make Friday's window end on Monday (see DESIGN.md, Known traps).
+partition schedule would make Friday's window end on Monday (docs/architecture.md).
 """
 
 from __future__ import annotations

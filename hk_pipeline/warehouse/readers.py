@@ -20,7 +20,7 @@ import duckdb
 import sqlalchemy
 
 from hk_pipeline.config import Settings
-from hk_pipeline.warehouse.lake import LakeError, attach, extension_file, new_connection
+from hk_pipeline.warehouse.lake import LakeError, attach, extension_file, open_lake
 
 READ_ONLY_PREFIX = "the lake is read-only here"
 QUERY_TYPES = {
@@ -60,23 +60,21 @@ def open_reader(
     Raises ReaderError when there is no lake yet or it cannot be opened (the message names
     the setting to fix).
     """
-    con = new_connection(settings.duckdb_memory_limit)
     try:
-        attach(
-            con,
+        con = open_lake(
             settings,
             read_only=True,
             snapshot_version=snapshot_version,
             snapshot_time=snapshot_time,
         )
-        if sandbox:
-            _sandbox(con, settings)
     except LakeError as exc:
-        con.close()
         raise ReaderError(str(exc)) from None
-    except BaseException:
-        con.close()
-        raise
+    if sandbox:
+        try:
+            _sandbox(con, settings)
+        except BaseException:
+            con.close()
+            raise
     return con
 
 

@@ -111,6 +111,47 @@ doubling the partition (seen on a PostgreSQL catalog). Updating the table's toke
 delete and an insert of that row, so two such writers always conflict and one retries."""
 
 
+def retry_on_conflict(
+    attempt_once: Callable[[], T],
+    *,
+    what: str,
+    undone: str,
+    max_wait: float | None = None,
+) -> T:
+    """``attempt_once()``, again with backoff and jitter while another writer wins.
+
+    ``attempt_once`` leaves nothing behind when it loses (a rolled-back transaction, or one
+    of DuckLake's self-committing maintenance calls). ``what`` names the work in the wait
+    lines; ``undone`` says, in the final error, what the lost attempt left unchanged.
+    """
+    budget = wait_seconds() if max_wait is None else max_wait
+    started = time.monotonic()
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            return attempt_once()
+        except duckdb.Error as exc:
+            if not is_conflict(exc):
+                raise
+            waited = time.monotonic() - started
+            last = str(exc).strip().splitlines()[-1]
+            if waited >= budget:
+                raise WriteConflict(
+                    f"{what}: other writers kept committing first for {waited:.0f} s"
+                    f" ({attempt} attempts; last: {last}); {undone}. Run it again, or raise"
+                    f" {WAIT_VARIABLE}"
+                ) from None
+            delay = min(MAX_BACKOFF_SECONDS, FIRST_BACKOFF_SECONDS * 2 ** min(attempt, 6))
+            delay *= random.uniform(0.5, 1.5)
+            if attempt == 1 or attempt % 5 == 0:
+                announce(
+                    f"{what}: another writer committed first ({last[:120]}); waited"
+                    f" {waited:.1f} s, retry {attempt} in {delay:.2f} s"
+                )
+            time.sleep(delay)
+
+
 def write_transaction(
     con: duckdb.DuckDBPyConnection,
     body: Callable[[duckdb.DuckDBPyConnection], T],
@@ -123,13 +164,11 @@ def write_transaction(
     writer wins the commit.
 
     ``body`` must be safe to run again from the start (it is: every write deletes its
-    partition or keys before inserting). Any other error rolls back and propagates.
+    partition or keys before inserting). Any other error rolls back and propagates; a data
+    file the storage refused becomes a LakeError naming the setting to fix.
     """
-    budget = wait_seconds() if max_wait is None else max_wait
-    started = time.monotonic()
-    attempt = 0
-    while True:
-        attempt += 1
+
+    def once() -> T:
         con.execute("BEGIN TRANSACTION")
         try:
             if tables:
@@ -147,38 +186,14 @@ def write_transaction(
             storage = storage_refusal(exc)
             if storage is not None:
                 raise LakeError(f"writing {what}: {storage}") from None
-            if not is_conflict(exc):
-                raise
-            waited = time.monotonic() - started
-            if waited >= budget:
-                raise WriteConflict(
-                    f"writing {what}: other writers kept committing first for {waited:.0f} s"
-                    f" ({attempt} attempts; last: {str(exc).strip().splitlines()[-1]});"
-                    f" nothing of this write was committed. Run it again, or raise"
-                    f" {WAIT_VARIABLE}"
-                ) from None
-            delay = min(MAX_BACKOFF_SECONDS, FIRST_BACKOFF_SECONDS * 2 ** min(attempt, 6))
-            delay *= random.uniform(0.5, 1.5)
-            if attempt == 1 or attempt % 5 == 0:
-                announce(
-                    f"writing {what}: another writer committed first"
-                    f" ({str(exc).strip().splitlines()[-1][:120]}); waited {waited:.1f} s,"
-                    f" retry {attempt} in {delay:.2f} s"
-                )
-            time.sleep(delay)
+            raise
 
-
-@contextmanager
-def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    """BEGIN ... COMMIT; ROLLBACK on any exception, then re-raise it. No retry: for one-off
-    maintenance (the DDL, migrate) whose callers retry or fail as a whole."""
-    con.execute("BEGIN TRANSACTION")
-    try:
-        yield
-    except BaseException:
-        _rollback(con)
-        raise
-    con.execute("COMMIT")
+    return retry_on_conflict(
+        once,
+        what=f"writing {what}",
+        undone="nothing of this write was committed",
+        max_wait=max_wait,
+    )
 
 
 @contextmanager

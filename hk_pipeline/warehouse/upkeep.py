@@ -27,13 +27,7 @@ from datetime import UTC, datetime, timedelta
 import duckdb
 
 from hk_pipeline.faults import fault_point
-from hk_pipeline.warehouse.tx import (
-    WAIT_VARIABLE,
-    WriteConflict,
-    announce,
-    is_conflict,
-    wait_seconds,
-)
+from hk_pipeline.warehouse.tx import retry_on_conflict
 
 RETENTION_VARIABLE = "HK_PIPELINE_RETENTION_DAYS"
 DEFAULT_RETENTION_DAYS = 30.0
@@ -120,31 +114,15 @@ def _count(con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None
 def _retrying(
     con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None
 ) -> duckdb.DuckDBPyConnection:
-    """Run one maintenance call (each commits on its own), again while a run's commit wins.
+    """One maintenance call (each commits on its own), again while a run's commit wins.
 
     Every step is safe to repeat: what one call did, the next finds done.
     """
-    budget = wait_seconds()
-    started = time.monotonic()
-    attempt = 0
-    while True:
-        attempt += 1
-        try:
-            return con.execute(sql, params or [])
-        except duckdb.Error as exc:
-            waited = time.monotonic() - started
-            if not is_conflict(exc):
-                raise
-            if waited >= budget:
-                raise WriteConflict(
-                    f"the upkeep: other writers kept committing first for {waited:.0f} s;"
-                    " the step it waited to run changed nothing (the steps before it are"
-                    f" done); run it again, or raise {WAIT_VARIABLE}"
-                ) from None
-            delay = min(2.0, 0.05 * 2 ** min(attempt, 6))
-            if attempt == 1 or attempt % 5 == 0:
-                announce(f"the upkeep waits for another writer; retry {attempt} in {delay:.2f} s")
-            time.sleep(delay)
+    return retry_on_conflict(
+        lambda: con.execute(sql, params or []),
+        what="the upkeep",
+        undone="the step it waited to run changed nothing (the steps before it are done)",
+    )
 
 
 def upkeep(
