@@ -44,6 +44,7 @@ from hk_pipeline_tests.lake_access import read_home, write_home
 from hk_pipeline_tests.reliability.conftest import LONG
 from hk_pipeline_tests.reliability.harness import (
     BASE,
+    LINEAGE,
     NEW,
     State,
     check_files_after_upkeep,
@@ -389,3 +390,59 @@ def test_killed_inside_the_catalog_commit(trial_home: Path, base_state, tally) -
     assert not check_old_or_new(read_state(trial_home), base_state, base_state)
     assert _half_commit_keys(trial_home) == 0
     t.survived += 1
+
+
+# --- caught up: the lake's answer to "an interrupted publish" -------------------------------
+#
+# The single-file warehouse published a copy for analysts and a run killed while publishing
+# left it stale until a `--full` publish. On the lake there is no copy: analysts' views read
+# the catalog's current snapshot, so the "publish" is the commit itself. A run killed around
+# its commits leaves each partition old or new (above); here the next plain run, with no
+# option, must leave every analyst view exactly as an uninterrupted run does.
+
+CAUGHT_UP = "caught up"
+AROUND_COMMITS = [
+    "write.partition.before_commit",
+    "write.partition.committed",
+    "write.upsert.committed",
+    "mart.committed",
+]
+
+
+def _views(home: Path) -> dict[str, tuple[int, int]]:
+    """(rows, content hash) of every analyst view, lineage columns left out."""
+    con = read_home(home)
+    try:
+        columns = con.execute(
+            "SELECT schema_name || '.' || table_name, list(column_name ORDER BY column_index)"
+            " FROM duckdb_columns() WHERE database_name = current_database()"
+            " AND schema_name = 'views' GROUP BY ALL ORDER BY 1"
+        ).fetchall()
+        out = {}
+        for view, cols in columns:
+            kept = ", ".join(f'"{c}"' for c in cols if c not in LINEAGE)
+            n, h = con.execute(
+                f"SELECT count(*), coalesce(sum(hash({kept})::HUGEINT), 0) FROM {view}"
+            ).fetchone()
+            out[view] = (int(n), int(h))
+        return out
+    finally:
+        con.close()
+
+
+def test_killed_around_a_commit_is_caught_up_by_the_next_plain_run(
+    trial_home: Path, reference_home: Path, tally
+) -> None:
+    t = tally(CAUGHT_UP)
+    expected = _views(reference_home)
+    assert expected and any(n for n, _ in expected.values()), "no analyst view holds rows"
+    for point in AROUND_COMMITS:
+        _killed(_kill_at(trial_home, point), point)
+        t.trials += 1
+    result = run_cli(trial_home, *RUN)  # plain: no --full, no repair step
+    assert result.returncode == 0, result.stderr[-1500:]
+    got = _views(trial_home)
+    differ = sorted(v for v in expected if got.get(v) != expected[v])
+    assert not differ, f"analyst views not caught up after a plain run: {differ}"
+    t.survived += len(AROUND_COMMITS)
+    t.cases += len(expected)
