@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-SOURCES = ("sample", "landing", "live")
+SOURCES = ("sample", "landing", "live", "replay")
 
 
 class ConfigError(ValueError):

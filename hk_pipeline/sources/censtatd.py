@@ -5,7 +5,11 @@ raw.macro_series ``unemployment_rate_sa``.
 ``header.status.code`` (0 = ok) and ``dataSet[]``; the rows wanted are ``sv`` = ``SAUR``
 (seasonally adjusted unemployment rate), ``freq`` = ``M3M`` (moving three months) and ``SEX`` =
 "" (both sexes), keyed by ``period`` (YYYYMM, the last month of the three), value ``figure``
-(percent). Fields by name; a null or "-" figure is a period not published yet and is skipped.
+(percent). Fields by name (each dimension also comes with a ``...Desc`` text, and
+``sd_value``, neither read). A placeholder figure after the newest published one is a period
+not published yet and is skipped; one before it is a gap: the row is kept with a NULL value,
+so validation quarantines it with the reason. A needed field missing from every row refuses
+the load naming it and the URL, as does a table with no seasonally adjusted figure at all.
 
 The API carries no release date. C&SD releases the labour force figures on a Tuesday around
 the 17th-20th of the next month at 16:30, so ``released_on`` is *estimated* as the first
@@ -20,7 +24,13 @@ from typing import Any
 
 import pandas as pd
 
-from hk_pipeline.sources.base import SourceError
+from hk_pipeline.sources.base import (
+    SourceError,
+    describe_url,
+    is_placeholder,
+    parse_number,
+    require_fields,
+)
 from hk_pipeline.sources.http import HttpClient
 from hk_pipeline.sources.pmi import known_by, macro_frame
 
@@ -33,7 +43,7 @@ PARAMS = {"id": TABLE_ID, "lang": "en", "full_series": 1}
 SERIES_ID = "unemployment_rate_sa"
 UNIT = "percent"
 SV, FREQ = "SAUR", "M3M"
-PLACEHOLDER = "-"
+FIELDS = ("period", "freq", "sv", "SEX", "figure")
 
 
 def estimated_release(period: str, fetched_on: date) -> date:
@@ -44,7 +54,12 @@ def estimated_release(period: str, fetched_on: date) -> date:
     return min(day, fetched_on)
 
 
+def table_url() -> str:
+    return describe_url(URL, PARAMS)
+
+
 def readings(payload: Any) -> list[dict[str, Any]]:
+    where = table_url()
     status = (
         (((payload or {}).get("header") or {}).get("status") or {})
         if isinstance(payload, dict)
@@ -52,44 +67,63 @@ def readings(payload: Any) -> list[dict[str, Any]]:
     )
     if status.get("code") != 0:
         raise SourceError(
-            f"{PROVIDER}: {HOST} table {TABLE_ID} answered status {status!r}; expected code 0"
+            f"{PROVIDER}: {where} (table {TABLE_ID}) answered status {status!r}; expected code 0"
         )
     data = payload.get("dataSet")
-    if not data:
-        raise SourceError(f"{PROVIDER}: {HOST} table {TABLE_ID} has no dataSet; refused")
+    if not data or not isinstance(data, list):
+        raise SourceError(f"{PROVIDER}: {where} (table {TABLE_ID}) has no dataSet; refused")
+    require_fields(PROVIDER, where, data, FIELDS, "row")
     return [
         r
         for r in data
-        if r.get("sv") == SV and r.get("freq") == FREQ and (r.get("SEX") or "") == ""
+        if isinstance(r, dict)
+        and r.get("sv") == SV
+        and r.get("freq") == FREQ
+        and (r.get("SEX") or "") == ""
     ]
 
 
 def to_rows(records: list[dict[str, Any]], fetched_on: date) -> pd.DataFrame:
-    rows, seen = [], set()
+    where = table_url()
+    parsed: list[tuple[str, float | str | None]] = []
+    seen: set[str] = set()
     for rec in records:
         raw = str(rec.get("period") or "")
         if len(raw) != 6 or not raw.isdigit():
-            raise SourceError(f"{PROVIDER}: period {raw!r} is not YYYYMM")
+            raise SourceError(f"{PROVIDER}: {where}: period {raw!r} is not YYYYMM")
         period = f"{raw[:4]}-{raw[4:]}"
         if period in seen:
-            raise SourceError(f"{PROVIDER}: {HOST} lists {SV} {period} twice; refused")
+            raise SourceError(f"{PROVIDER}: {where} lists {SV} {period} twice; refused")
         seen.add(period)
-        figure = rec.get("figure")
-        if figure in (None, "", PLACEHOLDER):
-            continue
-        rows.append(
-            {
-                "series_id": SERIES_ID,
-                "period": period,
-                "value": float(figure),
-                "unit": UNIT,
-                "released_on": estimated_release(period, fetched_on),
-                "released_at": None,
-            }
+        parsed.append((period, parse_number(rec.get("figure"))))
+    published = [p for p, v in parsed if not is_placeholder(v)]
+    if not published:
+        raise SourceError(
+            f"{PROVIDER}: {where} (table {TABLE_ID}) has no {SV}/{FREQ} figures: no usable"
+            " rows, refused"
         )
-    if not rows:
-        raise SourceError(f"{PROVIDER}: {HOST} table {TABLE_ID} has no {SV}/{FREQ} figures")
-    return macro_frame(rows, SOURCE)
+    newest = max(published)
+    rows = [
+        {
+            "series_id": SERIES_ID,
+            "period": period,
+            "value": value,
+            "unit": UNIT,
+            "released_on": estimated_release(period, fetched_on),
+            "released_at": None,
+        }
+        for period, value in parsed
+        if period <= newest  # after the newest figure: not published yet
+    ]
+    texts = [r["value"] for r in rows]
+    frame = macro_frame([{**r, "value": None} for r in rows], SOURCE)
+    # floats as float64; unparsed text kept (object) so validation quarantines it, naming it
+    frame["value"] = (
+        pd.Series(texts, dtype=object)
+        if any(isinstance(v, str) for v in texts)
+        else pd.Series(texts, dtype="float64")
+    )
+    return frame
 
 
 class Censtatd:

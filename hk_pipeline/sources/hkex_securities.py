@@ -17,6 +17,13 @@ What the file does not carry, and what this module does about it:
 - **valid_from** is the trading day the list was fetched for (the row is known to be in force
   then), ``valid_to`` NULL.
 
+As real copies of the file are read by other projects (hk_pipeline_tests/fixtures/live/
+SOURCES.md): ``Stock Code`` and ``Board Lot`` are numeric cells or text with thousands
+separators (``"10,000"``), flag columns hold ``Y`` or a blank, and a header may span lines
+(``Spread Table\n1, 4 = Part A...``); headers are matched case- and space-insensitively. A
+board lot that is a placeholder is NULL (validation quarantines that row); an HTML page, a
+body cut short or stray gzip is handled by ``envelope`` with a message naming the URL.
+
 Also home of ``share_code``, the one normaliser of HKEX stock codes the providers share.
 """
 
@@ -34,7 +41,8 @@ import pandas as pd
 
 from hk_pipeline import calendar
 from hk_pipeline.paths import SAMPLE_DATA_DIR
-from hk_pipeline.sources.base import SourceError
+from hk_pipeline.sources import envelope
+from hk_pipeline.sources.base import SourceError, parse_number
 from hk_pipeline.sources.http import HttpClient
 
 PROVIDER = "hkex_securities"
@@ -121,20 +129,17 @@ def _as_at(title_rows: list[tuple[Any, ...]]) -> date:
                 day, month, year = (int(g) for g in m.groups())
                 return date(year, month, day)
     raise SourceError(
-        f"{PROVIDER}: {HOST} ListOfSecurities.xlsx has no 'Updated as at dd/mm/yyyy' line in"
+        f"{PROVIDER}: {URL} has no 'Updated as at dd/mm/yyyy' line in"
         " its first rows; the layout changed, update hkex_securities.py"
     )
 
 
-def _lot(value: Any, code: str) -> int:
-    text = str(value).replace(",", "").strip()
-    try:
-        lot = int(float(text))
-    except ValueError as exc:
-        raise SourceError(f"{PROVIDER}: board lot {value!r} of {code} is not a number") from exc
-    if lot <= 0:
-        raise SourceError(f"{PROVIDER}: board lot {value!r} of {code} is not positive")
-    return lot
+def _lot(value: Any) -> int | str | None:
+    """The board lot: an int; None for a placeholder; else the text (validation rejects it)."""
+    parsed = parse_number(value)
+    if isinstance(parsed, float) and parsed.is_integer():
+        return int(parsed)
+    return parsed if parsed is None or isinstance(parsed, str) else str(value)
 
 
 def parse(content: bytes) -> tuple[date, pd.DataFrame]:
@@ -145,8 +150,11 @@ def parse(content: bytes) -> tuple[date, pd.DataFrame]:
     try:
         book = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
     except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError) as exc:
+        # an xlsx is a zip whose directory sits at its end: a body cut short loses it first
+        hint = " (cut short? a zip without its end)" if content.startswith(b"PK") else ""
         raise SourceError(
-            f"{PROVIDER}: {HOST} did not return a readable xlsx ({type(exc).__name__}: {exc})"
+            f"{PROVIDER}: {URL} did not return a readable xlsx{hint} ({len(content):,} bytes;"
+            f" {type(exc).__name__}: {exc}); refused, try again later"
         ) from exc
     rows = list(book.worksheets[0].iter_rows(values_only=True))
     book.close()
@@ -156,14 +164,14 @@ def parse(content: bytes) -> tuple[date, pd.DataFrame]:
     if header_at is None:
         raise SourceError(
             f"{PROVIDER}: no header row with {COL_CODE!r} in the first 10 rows of"
-            f" ListOfSecurities.xlsx from {HOST}; the layout changed"
+            f" {URL}; the layout changed"
         )
     as_at = _as_at(rows[:header_at])
     index = {_norm(c): i for i, c in enumerate(rows[header_at]) if c is not None}
     missing = [c for c in REQUIRED if _norm(c) not in index]
     if missing:
         raise SourceError(
-            f"{PROVIDER}: ListOfSecurities.xlsx from {HOST} lacks column(s) {missing};"
+            f"{PROVIDER}: {URL} lacks column(s) {missing};"
             f" header is {[c for c in rows[header_at] if c]}"
         )
 
@@ -180,18 +188,23 @@ def parse(content: bytes) -> tuple[date, pd.DataFrame]:
         board = SUB_CATEGORIES.get(" ".join(str(cell(row, COL_SUB) or "").split()))
         if board is None:
             continue
-        code = share_code(cell(row, COL_CODE))
+        try:
+            code = share_code(cell(row, COL_CODE))
+        except ValueError:  # not a code: validation quarantines the row, naming the text
+            code = str(cell(row, COL_CODE)).strip()
         currency = str(cell(row, COL_CURRENCY) or "").strip().upper()
         out.append(
             {
                 "symbol": code,
                 "name": " ".join(str(cell(row, COL_NAME) or "").split()),
                 "board": board,
-                "board_lot": _lot(cell(row, COL_LOT), code),
+                "board_lot": _lot(cell(row, COL_LOT)),
                 "currency": CURRENCY_CODES.get(currency, currency),
             }
         )
     frame = pd.DataFrame(out, columns=["symbol", "name", "board", "board_lot", "currency"])
+    if all(isinstance(v, int) for v in frame["board_lot"]):
+        frame["board_lot"] = frame["board_lot"].astype("int64")
     dupes = frame["symbol"][frame["symbol"].duplicated()].unique().tolist()
     if dupes:
         raise SourceError(f"{PROVIDER}: ListOfSecurities.xlsx lists {dupes[:5]} more than once")
@@ -210,7 +223,7 @@ def to_securities(
             "name": listed["name"],
             "board": listed["board"],
             "industry": industry.where(industry.notna(), None),
-            "board_lot": listed["board_lot"].astype("int64"),
+            "board_lot": listed["board_lot"],  # int64; object when a lot did not parse
             "issued_shares": shares.astype("Int64"),
             "currency": listed["currency"],
             "listed_on": None,
@@ -233,16 +246,18 @@ class HkexSecurities:
 
     def fetch(self, trade_date: date) -> pd.DataFrame:
         """ref.securities rows as of trade_date, which must be the list's current day."""
-        as_at, listed = parse(self.client.get(URL).content)
+        response = self.client.get(URL)
+        content = envelope.body_bytes(PROVIDER, response)
+        envelope.refuse_html(PROVIDER, response, content, "the ListOfSecurities.xlsx workbook")
+        as_at, listed = parse(content)
         oldest = calendar.previous_trading_day(trade_date)
         if not oldest <= as_at <= trade_date:
             raise SourceError(
-                f"{PROVIDER}: ListOfSecurities.xlsx from {HOST} is 'updated as at {as_at}', not"
+                f"{PROVIDER}: {URL} is 'updated as at {as_at}', not"
                 f" {oldest} or {trade_date}: a stale (or future) list, refused"
             )
         if listed.empty:
             raise SourceError(
-                f"{PROVIDER}: ListOfSecurities.xlsx from {HOST} has no Main Board or GEM"
-                " equities; an incomplete file, refused"
+                f"{PROVIDER}: {URL} has no Main Board or GEM equities; an incomplete file, refused"
             )
         return to_securities(listed, trade_date, self.enrichment or reference_enrichment())

@@ -4,7 +4,16 @@
 ef-fc-resv-assets/fc-resv-assests`` (the misspelling is HKMA's). Paged with ``offset`` and
 ``pagesize``; ``result.datasize`` is the number of records in *this* page, so paging stops at
 the first short page, and a page whose ``records`` disagree with its own ``datasize`` is
-refused. Fields by name: ``end_of_month`` (YYYY-MM) and ``fc_resv_assets_total`` (US$ million).
+refused. Fields by name: ``end_of_month`` (YYYY-MM) and ``fc_resv_assets_total`` (US$ million;
+the record also carries the ``_ef``/``_lf`` split and the ``unsettle_fx_contracts_*`` and
+``fc_assets_fx_contracts_*`` series, which are not read).
+
+Never an empty or partial series reported as success: ``end_of_month`` or
+``fc_resv_assets_total`` absent from every record refuses the load naming the field and URL
+(the fault that once returned an empty series as success), as does an answer without one
+usable figure. A placeholder value after the newest figure is a month not yet published and is
+skipped; one before it is a gap in a published series: the row is kept with a NULL value, so
+validation quarantines it with the reason.
 
 The API carries no release date. HKMA announces a month's figure in the first week of the next
 month, so ``released_on`` is *estimated* as the first weekday on or after the 7th of the next
@@ -20,7 +29,13 @@ from typing import Any
 
 import pandas as pd
 
-from hk_pipeline.sources.base import SourceError
+from hk_pipeline.sources.base import (
+    SourceError,
+    describe_url,
+    is_placeholder,
+    parse_number,
+    require_fields,
+)
 from hk_pipeline.sources.http import HttpClient
 from hk_pipeline.sources.pmi import known_by, macro_frame
 
@@ -35,7 +50,7 @@ SERIES_ID = "fx_reserves"
 UNIT = "USD million"
 PAGE_SIZE = 100
 FROM_PERIOD = "2022-01"
-PLACEHOLDER = "-"
+PERIOD_FIELD, VALUE_FIELD = "end_of_month", "fc_resv_assets_total"
 
 
 def params(offset: int) -> dict[str, str | int]:
@@ -57,11 +72,17 @@ def estimated_release(period: str, fetched_on: date) -> date:
     return min(day, fetched_on)
 
 
+def page_url(offset: int) -> str:
+    return describe_url(URL, params(offset))
+
+
 def page_records(payload: Any, offset: int) -> list[dict[str, Any]]:
     header = payload.get("header") if isinstance(payload, dict) else None
-    if not header or header.get("success") is not True:
-        msg = (header or {}).get("err_msg") if isinstance(header, dict) else None
-        raise SourceError(f"{PROVIDER}: {HOST} answered success=false ({msg!r}) at {offset=}")
+    if not isinstance(header, dict) or header.get("success") is not True:
+        msg = header.get("err_msg") if isinstance(header, dict) else None
+        raise SourceError(
+            f"{PROVIDER}: {page_url(offset)} answered success=false ({msg!r}) at {offset=}"
+        )
     result = payload.get("result") or {}
     if not isinstance(result, dict):
         raise SourceError(
@@ -85,32 +106,53 @@ def page_records(payload: Any, offset: int) -> list[dict[str, Any]]:
     return records
 
 
-def to_rows(records: list[dict[str, Any]], fetched_on: date) -> pd.DataFrame:
-    rows, seen = [], set()
+def to_rows(records: list[dict[str, Any]], fetched_on: date, where: str = URL) -> pd.DataFrame:
+    """raw.macro_series rows of the records; ``where`` (the URL) names the answer in errors."""
+    require_fields(PROVIDER, where, records, (PERIOD_FIELD, VALUE_FIELD))
+    parsed: list[tuple[str, float | str | None]] = []
+    seen: set[str] = set()
     for rec in records:
-        period, value = rec.get("end_of_month"), rec.get("fc_resv_assets_total")
+        period, value = rec.get(PERIOD_FIELD), parse_number(rec.get(VALUE_FIELD))
         if not isinstance(period, str) or len(period) != 7:
-            raise SourceError(f"{PROVIDER}: end_of_month {period!r} is not YYYY-MM")
+            raise SourceError(f"{PROVIDER}: {where}: end_of_month {period!r} is not YYYY-MM")
         if period in seen:
-            raise SourceError(f"{PROVIDER}: {HOST} lists {period} twice; refused")
+            raise SourceError(f"{PROVIDER}: {where} lists {period} twice; refused")
         seen.add(period)
-        if value in (None, "", PLACEHOLDER):
-            continue  # not published yet: no release to record
-        try:
-            float(value)
-        except (TypeError, ValueError):
-            raise SourceError(f"{PROVIDER}: {period} reserves {value!r} is not a number") from None
-        rows.append(
-            {
-                "series_id": SERIES_ID,
-                "period": period,
-                "value": float(value),
-                "unit": UNIT,
-                "released_on": estimated_release(period, fetched_on),
-                "released_at": None,
-            }
+        parsed.append((period, value))
+    published = [p for p, v in parsed if not is_placeholder(v)]
+    if not published:
+        raise SourceError(
+            f"{PROVIDER}: {where}: {len(records)} records but not one {VALUE_FIELD} figure: no"
+            " usable rows, refused (an empty series is never a success)"
         )
-    return macro_frame(rows, SOURCE)
+    newest = max(published)
+    rows = [
+        {
+            "series_id": SERIES_ID,
+            "period": period,
+            # text that is not a number stays text: validation quarantines it, naming it
+            "value": value,
+            "unit": UNIT,
+            "released_on": estimated_release(period, fetched_on),
+            "released_at": None,
+        }
+        for period, value in parsed
+        if period <= newest  # a placeholder after the newest figure: not published yet
+    ]
+    frame = macro_frame(rows, SOURCE) if not _has_text(rows) else _text_frame(rows)
+    return frame
+
+
+def _has_text(rows: list[dict[str, Any]]) -> bool:
+    return any(isinstance(r["value"], str) for r in rows)
+
+
+def _text_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """macro_frame, but keeping ``value`` as object so the unparsed texts reach validation."""
+    values = [r["value"] for r in rows]
+    frame = macro_frame([{**r, "value": None} for r in rows], SOURCE)
+    frame["value"] = pd.Series(values, dtype=object)
+    return frame
 
 
 class Hkma:
@@ -131,5 +173,5 @@ class Hkma:
                 break
             offset += PAGE_SIZE
         if not records:
-            raise SourceError(f"{PROVIDER}: {HOST} returned no reserve figures; refused")
-        return known_by(to_rows(records, fetched_on), as_of)
+            raise SourceError(f"{PROVIDER}: {page_url(0)} returned no reserve figures; refused")
+        return known_by(to_rows(records, fetched_on, page_url(0)), as_of)

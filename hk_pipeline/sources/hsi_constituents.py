@@ -2,8 +2,11 @@
 
 ``www.hsi.com.hk/data/eng/rt/index-series/{hsi,hscei,hstech}/constituents.do`` answers
 ``indexSeriesList[0].indexList[0]`` with ``constituentsCount`` and ``constituentContent[]``
-(``code``, ``constituentName``, ``industry``, ``contributionChange``); some series nest the
-members one level down in ``subIndexList[].constituentContent``, which is read too. It is the
+(``code`` as text without leading zeros, ``constituentName``, ``type``, ``codeA`` ...
+``codeT``, ``contributionChange``, ``industry``, ``industryCode``). Other projects' readers of
+the live feed show the HSI's members nested one level down instead, in
+``subIndexList[].constituentContent`` (its four sub-indexes): the top-level list is read when
+it has members, else the sub-lists (both at once would count members twice). It is the
 membership *now*: no history.
 
 No weights: the feed publishes neither issued shares as the index counts them, nor free-float
@@ -14,8 +17,10 @@ from the securities master's maintained reference (nullable ``Int64``, NULL wher
 ``contributions`` frame (index_code, symbol, name, industry, contribution_points, trade_date,
 source) instead of being derived from weights this source does not have.
 
-Refused: a member count other than the feed's own ``constituentsCount``, an empty list,
-duplicate members.
+Placeholders in ``contributionChange`` are NULL; a member without a code (a placeholder) is
+passed on with a NULL symbol for validation to quarantine (and, a member being critical, to
+refuse). Refused: ``code`` missing from every member (a renamed field), a member count other
+than the feed's own ``constituentsCount``, an empty list, duplicate members.
 """
 
 from __future__ import annotations
@@ -27,7 +32,13 @@ from typing import Any
 
 import pandas as pd
 
-from hk_pipeline.sources.base import SourceError
+from hk_pipeline.sources.base import (
+    SourceError,
+    describe_url,
+    is_placeholder,
+    parse_number,
+    require_fields,
+)
 from hk_pipeline.sources.hkex_securities import share_code
 from hk_pipeline.sources.http import HttpClient
 
@@ -36,7 +47,7 @@ SOURCE = f"live:{PROVIDER}"
 HOST = "www.hsi.com.hk"
 URL = f"https://{HOST}/data/eng/rt/index-series/{{series}}/constituents.do"
 SERIES = {"HSI": "hsi", "HSCEI": "hscei", "HSTECH": "hstech"}
-PLACEHOLDER = "-"
+MEMBER_FIELDS = ("code", "constituentName", "contributionChange")
 MEMBER_COLUMNS = [
     "index_code",
     "symbol",
@@ -66,31 +77,44 @@ class Constituents:
     contributions: pd.DataFrame
 
 
-def _points(value: Any, where: str) -> float | None:
-    if value is None or value == PLACEHOLDER or value == "":
+def _points(value: Any) -> float | str | None:
+    """Index points as a float, None for a placeholder, else the text (validation rejects)."""
+    return parse_number(value)
+
+
+def _symbol(value: Any) -> str | None:
+    if is_placeholder(value):
         return None
     try:
-        return float(str(value).replace(",", ""))
-    except ValueError as exc:
-        raise SourceError(
-            f"{PROVIDER}: {where}: contributionChange {value!r} not a number"
-        ) from exc
+        return share_code(value)
+    except (TypeError, ValueError):
+        return str(value)  # not a code: validation quarantines the row naming it
+
+
+def feed_url(index_code: str) -> str:
+    return describe_url(URL.format(series=SERIES[index_code]))
 
 
 def parse(payload: Any, index_code: str) -> tuple[int | None, list[dict[str, Any]]]:
     """(the feed's declared member count, the member records) of one series' answer."""
-    where = f"{HOST} {SERIES[index_code]}/constituents.do"
+    where = feed_url(index_code)
     try:
         index = payload["indexSeriesList"][0]["indexList"][0]
     except (KeyError, IndexError, TypeError) as exc:
         raise SourceError(
-            f"{PROVIDER}: {where} has no indexSeriesList[0].indexList[0]; the format changed"
+            f"{PROVIDER}: {where} has no indexSeriesList[0].indexList[0]; the format changed,"
+            " refused"
         ) from exc
     members = list(index.get("constituentContent") or [])
-    for sub in index.get("subIndexList") or []:
-        members.extend(sub.get("constituentContent") or [])
-    declared = index.get("constituentsCount")
-    return (int(declared) if declared not in (None, "") else None), members
+    if not members:  # the HSI's members may sit in its sub-indexes instead
+        for sub in index.get("subIndexList") or []:
+            members.extend(sub.get("constituentContent") or [])
+    declared = parse_number(index.get("constituentsCount"))
+    if isinstance(declared, str):
+        raise SourceError(f"{PROVIDER}: {where}: constituentsCount {declared!r} is not a count")
+    if members:
+        require_fields(PROVIDER, where, members, MEMBER_FIELDS, "member")
+    return (int(declared) if declared is not None else None), members
 
 
 def to_frames(
@@ -102,7 +126,7 @@ def to_frames(
     source: str = SOURCE,
 ) -> Constituents:
     """Checked, canonical frames of one index."""
-    where = f"{HOST} {SERIES[index_code]}/constituents.do"
+    where = feed_url(index_code)
     if not members:
         raise SourceError(f"{PROVIDER}: {where} returned no members for {index_code}; refused")
     if declared is not None and declared != len(members):
@@ -110,15 +134,17 @@ def to_frames(
             f"{PROVIDER}: {where} lists {len(members)} {index_code} members but says"
             f" constituentsCount={declared}: incomplete, refused"
         )
-    symbols = [share_code(m.get("code")) for m in members]
-    dupes = sorted({s for s in symbols if symbols.count(s) > 1})
+    symbols = [_symbol(m.get("code")) for m in members]
+    dupes = sorted({s for s in symbols if s is not None and symbols.count(s) > 1})
     if dupes:
         raise SourceError(f"{PROVIDER}: {where} lists {index_code} members {dupes} twice")
     member_frame = pd.DataFrame(
         {
             "index_code": index_code,
             "symbol": symbols,
-            "issued_shares": pd.array([issued_shares.get(s) for s in symbols], dtype="Int64"),
+            "issued_shares": pd.array(
+                [issued_shares.get(s) if s else None for s in symbols], dtype="Int64"
+            ),
             "faf": float("nan"),  # not published by the feed
             "cap_factor": float("nan"),
             "valid_from": trade_date,
@@ -133,16 +159,15 @@ def to_frames(
             "symbol": symbols,
             "name": [" ".join(str(m.get("constituentName") or "").split()) for m in members],
             "industry": [m.get("industry") or None for m in members],
-            "contribution_points": [
-                _points(m.get("contributionChange"), f"{where} {s}")
-                for m, s in zip(members, symbols, strict=True)
-            ],
+            "contribution_points": [_points(m.get("contributionChange")) for m in members],
             "trade_date": trade_date,
             "source": source,
         },
         columns=CONTRIBUTION_COLUMNS,
     )
-    contributions["contribution_points"] = contributions["contribution_points"].astype("float64")
+    points = contributions["contribution_points"]
+    if not any(isinstance(v, str) for v in points):  # else object: validation names the text
+        contributions["contribution_points"] = points.astype("float64")
     return Constituents(member_frame, contributions)
 
 

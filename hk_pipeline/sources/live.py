@@ -14,6 +14,7 @@ A date a provider cannot serve is refused before any request, with a ``SourceErr
 provider and the window it can serve. Every row's ``source`` is ``live:<provider>``. ``today``
 is injectable (tests, and runs that must pin the day); by default it is today in HKT.
 Network faults surface as ``ProviderUnreachable`` / ``ProviderError`` (both ``SourceError``).
+``replay.py`` records what this source fetches for a snapshot and serves it back offline.
 """
 
 from __future__ import annotations

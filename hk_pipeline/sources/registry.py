@@ -42,6 +42,10 @@ def get_source(name: str, settings: Settings) -> MarketSource:
         from hk_pipeline.sources.live import LiveSource
 
         return LiveSource(today=live_today())
+    if name == "replay":
+        from hk_pipeline.sources.replay import ReplaySource
+
+        return ReplaySource(settings.home)
     if name in SOURCES:
         raise ConfigError(f"source {name!r} has no implementation in this build")
     raise ConfigError(f"unknown source {name!r}: expected one of {', '.join(SOURCES)}")

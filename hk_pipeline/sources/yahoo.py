@@ -10,8 +10,13 @@ before any request. Today is asked with ``range=1d``; an earlier day in the wind
 
 Per snapshot the bars are cut as raw.intraday_bars wants them (midday 09:30-11:59, close
 13:00-15:59 plus the 16:00 auction bar; on a half day the close holds only the 12:00 auction
-bar, which Yahoo may not have, so that part may come back empty). Null bars are dropped (they
-are not bars); index rows carry volume 0 and turnover 0. Refused: a time zone other than HKT
+bar, which Yahoo may not have, so that part may come back empty). Bars null in all of
+open/high/low/close are dropped: Yahoo pads minutes without trades that way (real answers
+carry runs of them, and a last bar with volume 0). A bar null (or a placeholder) in only some
+of them is kept with NULLs, so validation quarantines it with the reason instead of the
+adapter hiding it; a value that is not a number stays text for the same reason. Index rows
+carry volume 0 and turnover 0. Refused: a field the adapter reads missing from the answer (named
+with the URL), a time zone other than HKT
 (the "shifted timestamps" fault), no bar on the requested day (a stale answer: Yahoo returns
 the last session on a holiday), a part that stops more than ``MAX_GAP`` before its end, and
 duplicate timestamps.
@@ -25,7 +30,7 @@ from typing import Any
 import pandas as pd
 
 from hk_pipeline import calendar
-from hk_pipeline.sources.base import SourceError
+from hk_pipeline.sources.base import SourceError, describe_url, number_column
 from hk_pipeline.sources.hkex_securities import share_code
 from hk_pipeline.sources.http import HttpClient
 
@@ -88,52 +93,66 @@ def request_params(trade_date: date, today: date) -> dict[str, str | int]:
     }
 
 
-def _result(payload: Any, symbol: str) -> dict[str, Any]:
+def _result(payload: Any, symbol: str, where: str) -> dict[str, Any]:
     chart = payload.get("chart") if isinstance(payload, dict) else None
     if not isinstance(chart, dict):
-        raise SourceError(f"{PROVIDER}: {HOST} answer for {symbol} has no 'chart' object")
+        raise SourceError(f"{PROVIDER}: {where}: the answer for {symbol} has no 'chart' object")
     if chart.get("error"):
-        raise SourceError(f"{PROVIDER}: {HOST} refused {symbol}: {chart['error']}")
+        raise SourceError(f"{PROVIDER}: {where} refused {symbol}: {chart['error']}")
     results = chart.get("result") or []
-    if not results:
-        raise SourceError(f"{PROVIDER}: {HOST} returned no result for {symbol}")
+    if not results or not isinstance(results[0], dict):
+        raise SourceError(f"{PROVIDER}: {where} returned no result for {symbol}")
     return results[0]
 
 
-def parse_bars(payload: Any, yahoo_symbol: str) -> pd.DataFrame:
-    """All non-null 1-minute bars of a chart answer: ts (HKT), open, high, low, close, volume."""
-    result = _result(payload, yahoo_symbol)
-    meta = result.get("meta") or {}
+def parse_bars(payload: Any, yahoo_symbol: str, where: str | None = None) -> pd.DataFrame:
+    """The 1-minute bars of a chart answer: ts (HKT), open, high, low, close, volume (padding
+    bars, null throughout, dropped). ``where`` is the request's URL, for messages."""
+    where = where or describe_url(URL.format(symbol=yahoo_symbol))
+    result = _result(payload, yahoo_symbol, where)
+    meta = result.get("meta")
+    if not isinstance(meta, dict) or not {"exchangeTimezoneName", "gmtoffset"} & meta.keys():
+        raise SourceError(
+            f"{PROVIDER}: {where}: field(s) meta.exchangeTimezoneName, meta.gmtoffset missing"
+            " from the answer: the provider changed its format, refused; update yahoo.py"
+        )
     tz, offset = meta.get("exchangeTimezoneName"), meta.get("gmtoffset")
     if tz != "Asia/Hong_Kong" or offset != HKT_OFFSET:
         raise SourceError(
-            f"{PROVIDER}: {HOST} says {yahoo_symbol} trades in {tz} (gmtoffset {offset}), not"
+            f"{PROVIDER}: {where} says {yahoo_symbol} trades in {tz} (gmtoffset {offset}), not"
             " Asia/Hong_Kong +08:00: shifted timestamps, refused"
         )
-    stamps = result.get("timestamp") or []
+    stamps = result.get("timestamp") or []  # absent on a day without bars: no bars
     quotes = (result.get("indicators") or {}).get("quote") or [{}]
-    quote = quotes[0]
+    quote = quotes[0] if isinstance(quotes[0], dict) else {}
+    absent = [k for k in ("open", "high", "low", "close", "volume") if k not in quote]
+    if absent and stamps:
+        raise SourceError(
+            f"{PROVIDER}: {where}: field(s) {', '.join(f'indicators.quote[0].{k}' for k in absent)}"
+            f" missing from the answer for {yahoo_symbol}: the provider changed its format,"
+            " refused; update yahoo.py"
+        )
     columns = {}
     for key in ("open", "high", "low", "close", "volume"):
-        values = quote.get(key)
-        if values is None or len(values) != len(stamps):
+        values = quote.get(key) or []
+        if len(values) != len(stamps):
             raise SourceError(
-                f"{PROVIDER}: {HOST} answer for {yahoo_symbol} has {key!r} of length"
-                f" {len(values) if values is not None else 'none'} for {len(stamps)} timestamps"
+                f"{PROVIDER}: {where}: the answer for {yahoo_symbol} has {key!r} of length"
+                f" {len(values)} for {len(stamps)} timestamps: cut or misaligned, refused"
             )
-        try:
-            columns[key] = pd.to_numeric(pd.Series(values, dtype=object), errors="raise")
-        except (TypeError, ValueError) as exc:
-            raise SourceError(
-                f"{PROVIDER}: {HOST} answer for {yahoo_symbol}: {key}: {exc}"
-            ) from exc
-    frame = pd.DataFrame(
-        {"ts": pd.to_datetime(pd.Series(stamps, dtype="int64"), unit="s", utc=True), **columns}
-    )
+        columns[key] = number_column(values)
+    try:
+        ts = pd.to_datetime(pd.Series(stamps, dtype="int64"), unit="s", utc=True)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise SourceError(
+            f"{PROVIDER}: {where}: timestamps of {yahoo_symbol} are not epoch seconds ({exc})"
+        ) from exc
+    frame = pd.DataFrame({"ts": ts, **columns})
     frame["ts"] = frame["ts"].dt.tz_convert(calendar.TZ).astype("datetime64[ns, Asia/Hong_Kong]")
     if frame["ts"].duplicated().any():
-        raise SourceError(f"{PROVIDER}: {HOST} answer for {yahoo_symbol} repeats timestamps")
-    return frame.dropna(subset=["open", "high", "low", "close"]).reset_index(drop=True)
+        raise SourceError(f"{PROVIDER}: {where}: the answer for {yahoo_symbol} repeats timestamps")
+    padding = frame[["open", "high", "low", "close"]].isna().all(axis=1)
+    return frame[~padding].reset_index(drop=True)
 
 
 def session_part(bars: pd.DataFrame, trade_date: date, snapshot: str) -> pd.DataFrame:
@@ -186,10 +205,10 @@ def to_bars(
             "snapshot": snapshot,
             "symbol": symbol,
             "ts": part["ts"],
-            "open": part["open"].astype("float64"),
-            "high": part["high"].astype("float64"),
-            "low": part["low"].astype("float64"),
-            "close": part["close"].astype("float64"),
+            "open": part["open"],  # float64; object only when a value did not parse
+            "high": part["high"],
+            "low": part["low"],
+            "close": part["close"],
             "volume": 0,  # index rows: no volume or turnover (raw.intraday_bars contract)
             "turnover": 0.0,
             "source": source,
@@ -212,10 +231,9 @@ class Yahoo:
         """One index's bars (symbol is ours: HSI, HSCEI, HSTECH) for a snapshot."""
         check_window(trade_date, today)
         yahoo_symbol = INDEX_SYMBOLS[symbol]
-        payload = self.client.get_json(
-            URL.format(symbol=yahoo_symbol), params=request_params(trade_date, today)
-        )
-        bars = parse_bars(payload, yahoo_symbol)
+        url, query = URL.format(symbol=yahoo_symbol), request_params(trade_date, today)
+        payload = self.client.get_json(url, params=query)
+        bars = parse_bars(payload, yahoo_symbol, describe_url(url, query))
         part = session_part(bars, trade_date, snapshot)
         check_complete(bars, part, trade_date, symbol, snapshot)
         return to_bars(part, symbol, trade_date, snapshot)

@@ -90,3 +90,28 @@ def test_live_run_without_network_fails_fast_and_leaves_the_warehouse(
     _, host = named[0]
     assert f"cannot reach {host}" in message and "not retried" in message
     assert all_checksums(home / "warehouse.duckdb") == before
+
+
+def test_record_without_network_fails_in_one_line_and_keeps_nothing(
+    tmp_path: Path, monkeypatch, capsys
+) -> None:
+    """``hk-pipeline record`` offline: one error line naming the failing hop, no recording."""
+    from hk_pipeline import cli
+    from hk_pipeline.sources.replay import REPLAY_DIR
+
+    dead = f"http://127.0.0.1:{closed_port()}"
+    for name in PROXY_VARIABLES:
+        monkeypatch.setenv(name, dead)
+        monkeypatch.setenv(name.lower(), dead)
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HK_PIPELINE_HOME", str(tmp_path))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "elsewhere"))  # restored after the test
+    monkeypatch.setenv("HK_PIPELINE_LIVE_TODAY", RECAP_DAY.isoformat())
+    code = cli.main(["record", "--snapshot", "midday"])
+    err = capsys.readouterr().err
+    assert code == 1, err
+    lines = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    assert "127.0.0.1" in lines[0] and "not retried" in lines[0], lines[0]
+    assert not list((tmp_path / REPLAY_DIR).glob("*")), "a failed recording left files behind"

@@ -102,7 +102,10 @@ def json_response(payload: Any, status: int = 200) -> httpx.Response:
 
 
 def build_list_of_securities(as_at: str = "21/11/2025", drop: str | None = None) -> bytes:
-    """A ListOfSecurities.xlsx shaped like HKEX's (title, 'Updated as at', header, rows)."""
+    """A ListOfSecurities.xlsx shaped like HKEX's real file (see fixtures/live/SOURCES.md):
+    sheet ``ListOfSecurities``; title, 'Updated as at', header rows; numeric stock codes;
+    board lots as numbers or as text with thousands separators; ``Y``/blank flag columns; the
+    Spread Table header spread over four lines."""
     from openpyxl import Workbook
 
     header = [
@@ -125,27 +128,28 @@ def build_list_of_securities(as_at: str = "21/11/2025", drop: str | None = None)
         "Debt Securities Board Lot (Nominal)",
         "Debt Securities Investor Type",
         "POS Eligible",
-        "Spread Table",
+        "Spread Table\n1, 4 = Part A\n3 = Part B\n5 = Part D",
         "Trading Currency",
     ]
     rows = [
-        ("00001", "CKH HOLDINGS", "Equity", "Equity Securities (Main Board)", "500", "HKD 1.00"),
-        ("00005", "HSBC HOLDINGS", "Equity", "Equity Securities (Main Board)", "400", "USD 0.50"),
-        ("00700", "TENCENT", "Equity", "Equity Securities (Main Board)", "100", "HKD 0.00002"),
-        ("02800", "TRACKER FUND", "Exchange Traded Products", "Exchange Traded Funds", "500", ""),
-        ("00823", "LINK REIT", "Real Estate Investment Trusts", "", "100", ""),
-        ("08001", "ORIENT SEC INTL", "Equity", "Equity Securities (GEM)", "10,000", "HKD 0.01"),
-        ("12345", "HSBC@EC2604A", "Derivative Warrants", "", "10,000", ""),
-        ("80700", "TENCENT-R", "Equity", "Equity Securities (Main Board)", "100", "HKD 0.00002"),
+        (1, "CKH HOLDINGS", "Equity", "Equity Securities (Main Board)", 500, "HKD 1.00"),
+        (5, "HSBC HOLDINGS", "Equity", "Equity Securities (Main Board)", 400, "USD 0.50"),
+        (700, "TENCENT", "Equity", "Equity Securities (Main Board)", 100, "HKD 0.00002"),
+        (2800, "TRACKER FUND", "Exchange Traded Products", "Exchange Traded Funds", 500, ""),
+        (823, "LINK REIT", "Real Estate Investment Trusts", "", 100, ""),
+        (8001, "ORIENT SEC INTL", "Equity", "Equity Securities (GEM)", "10,000", "HKD 0.01"),
+        (12345, "HSBC@EC2604A", "Derivative Warrants", "", "10,000", ""),
+        (80700, "TENCENT-R", "Equity", "Equity Securities (Main Board)", 100, "HKD 0.00002"),
     ]
-    currencies = {"80700": "RMB"}
+    currencies = {80700: "RMB"}
     book = Workbook()
     sheet = book.active
+    sheet.title = "ListOfSecurities"
     sheet.append(["List of Securities"])
     sheet.append([f"Updated as at {as_at}"])
     sheet.append([h for h in header if h != drop])
     for code, name, category, sub, lot, par in rows:
-        record = dict.fromkeys(header, "")
+        record = dict.fromkeys(header, " ")  # blank flags are a space in the real file
         record.update(
             {
                 "Stock Code": code,
@@ -154,8 +158,10 @@ def build_list_of_securities(as_at: str = "21/11/2025", drop: str | None = None)
                 "Sub-Category": sub,
                 "Board Lot": lot,
                 "Par Value": par,
-                "ISIN": f"HK{code}0000X",
-                "Spread Table": "1",
+                "ISIN": f"HK{code:05d}0000X",
+                "Subject to Stamp Duty": "Y",
+                "Admitted to CCASS": "Y",
+                header[-2]: 1,
                 "Trading Currency": currencies.get(code, "HKD"),
             }
         )

@@ -36,7 +36,9 @@ def test_parses_close_quotes_by_header_label() -> None:
     frame = source.close_quotes(DAY, TODAY)
     assert list(frame.columns) == ddl_columns("raw.quotes")
     # warrants (12345) and the RMB counter (80700) sit above the equity code range
-    assert list(frame["symbol"]) == ["00001", "00005", "00014", "00291", "00700", "02800"]
+    assert list(frame["symbol"]) == [
+        *["00001", "00005", "00014", "00291", "00700", "01137", "02659", "02800", "04246"]
+    ]
     by = frame.set_index("symbol")
     tencent = by.loc["00700"]
     assert (tencent["prev_close"], tencent["last"]) == (631.5, 611.0)

@@ -75,8 +75,22 @@ def test_missing_column_is_named() -> None:
 
 
 def test_a_body_that_is_not_xlsx_is_refused() -> None:
-    source, _ = master(b"<html>maintenance</html>")
-    with pytest.raises(SourceError, match=r"www.hkex.com.hk did not return a readable xlsx"):
+    source, _ = master(b"<html><title>Maintenance</title>back soon</html>")
+    with pytest.raises(SourceError) as err:
+        source.fetch(DAY)
+    message = str(err.value)
+    assert message.startswith("hkex_securities: https://www.hkex.com.hk/eng/services/trading/")
+    assert "HTML page titled 'Maintenance' instead of the ListOfSecurities.xlsx" in message
+
+
+def test_an_xlsx_cut_short_says_so() -> None:
+    whole = build_list_of_securities()
+    source, _ = master(whole[: len(whole) // 2])
+    with pytest.raises(
+        SourceError,
+        match=r"ListOfSecurities.xlsx did not return a readable xlsx"
+        r" \(cut short\? a zip without its end\)",
+    ):
         source.fetch(DAY)
 
 

@@ -123,9 +123,13 @@ def test_client_error_is_not_retried() -> None:
     assert err.value.status == 404 and "HTTP 404" in str(err.value)
 
 
-def test_body_that_is_not_json_is_a_provider_error() -> None:
-    client, _, _ = make_client("prov", lambda _r: httpx.Response(200, text="<html>busy</html>"))
-    with pytest.raises(ProviderError, match=r"not JSON"):
+def test_body_that_is_not_json_is_refused_naming_provider_and_url() -> None:
+    client, _, _ = make_client("prov", lambda _r: httpx.Response(200, text="busy, come back"))
+    with pytest.raises(
+        SourceError,
+        match=r"^prov: https://api.example.test/data answered HTTP"
+        r" 200 with a body that is not JSON \(starts 'busy, come back'\)",
+    ):
         client.get_json(URL)
 
 

@@ -108,7 +108,11 @@ def test_censtatd_release_estimate_is_capped_at_the_fetch_day() -> None:
 def test_censtatd_error_status_is_refused() -> None:
     bad = {"header": {"status": {"code": 2, "name": "Invalid id"}}}
     client, _, _ = make_client("censtatd", lambda _r: json_response(bad))
-    with pytest.raises(SourceError, match=r"censtatd: www.censtatd.gov.hk table 210-06101"):
+    with pytest.raises(
+        SourceError,
+        match=r"censtatd: https://www.censtatd.gov.hk/api/get.php\?id=210-06101&lang=en&full_series=1"
+        r" \(table 210-06101\) answered status",
+    ):
         Censtatd(client).macro_series(LATE, TODAY)
 
 

@@ -78,10 +78,10 @@ def test_midday_bars_parse_to_the_canonical_frame() -> None:
         "source": object,
     }
     hsi = frame[frame["symbol"] == "HSI"]
-    assert len(hsi) == 149  # 150 minutes, one null padding bar dropped
+    assert len(hsi) == 148  # 150 minutes, two null padding bars (10:10, 10:11) dropped
     assert hsi["ts"].min() == pd.Timestamp("2025-11-21 09:30", tz="Asia/Hong_Kong")
     assert hsi["ts"].max() == pd.Timestamp("2025-11-21 11:59", tz="Asia/Hong_Kong")
-    assert hsi["open"].iloc[0] == 25680.83
+    assert hsi["open"].iloc[0] == 25680.830078125  # Yahoo's float32 of 25680.83
     assert (frame["volume"] == 0).all() and (frame["turnover"] == 0.0).all()
     assert set(frame["symbol"]) == {"HSI", "HSCEI", "HSTECH"}
     assert set(frame["source"]) == {"live:yahoo"}
