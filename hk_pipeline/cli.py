@@ -7,13 +7,17 @@ it shows in the UI's run history. Runs execute in-process (no process per step).
 from __future__ import annotations
 
 import argparse
+import errno
 import fcntl
+import ipaddress
 import os
 import shutil
+import signal
+import socket
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
@@ -21,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from hk_pipeline import calendar
 from hk_pipeline.cli_guard import GuardError, guarded, root_message
+from hk_pipeline.cli_interrupts import Interrupted, stoppable
 from hk_pipeline.config import SOURCES, ConfigError, Settings, load_settings
 from hk_pipeline.instance_config import write_dagster_home
 from hk_pipeline.paths import PROJECT_DIR
@@ -31,6 +36,9 @@ if TYPE_CHECKING:
 WORKSPACE_YAML = PROJECT_DIR / "workspace.yaml"
 QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 PLANNED_EVENTS_VARIABLE = "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS"
+# Run tag naming the CLI command that started a run: a run stuck past its stop's grace period
+# is recorded as failed by this tag (cli_interrupts), as Dagster cannot do it from a stuck step.
+STOP_TAG = "hk_pipeline/cli_command"
 # Trading days per backfill run: Dagster's per-run cost (~1.5 s) is paid once per batch, and
 # a refused partition stops the backfill with at most one batch partly written.
 DEFAULT_BATCH_DAYS = 20
@@ -214,6 +222,27 @@ def _open_instance(settings: Settings) -> Iterator[dg.DagsterInstance]:
         yield instance
 
 
+def _fail_stuck_runs(settings: Settings, token: str) -> Callable[[str], str]:
+    """For ``stoppable(on_abandon=...)``: record this command's unfinished runs as failed."""
+
+    def fail(reason: str) -> str:
+        import dagster as dg
+
+        unfinished = [
+            dg.DagsterRunStatus.NOT_STARTED,
+            dg.DagsterRunStatus.STARTING,
+            dg.DagsterRunStatus.STARTED,
+        ]
+        with _open_instance(settings) as instance:
+            runs = instance.get_runs(dg.RunsFilter(tags={STOP_TAG: token}, statuses=unfinished))
+            for run in runs:
+                instance.report_run_failed(run, reason)
+        ids = ", ".join(run.run_id for run in runs)
+        return f" (Dagster records run {ids} as failed)" if ids else ""
+
+    return fail
+
+
 def _read_only(settings: Settings):
     from hk_pipeline.warehouse.readers import ReaderError, open_reader
 
@@ -226,15 +255,23 @@ def _read_only(settings: Settings):
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     d = require_trading_day(parse_day(args.date))
     started = time.monotonic()
-    run_id = execute_partition(settings, d, args.snapshot)
-    print(f"{d}|{args.snapshot}: run {run_id} succeeded in {time.monotonic() - started:.1f}s")
-    from hk_pipeline.report.summary import render_summary
+    key = f"{d}|{args.snapshot}"
+    token = uuid.uuid4().hex
+    # SIGTERM / Ctrl-C end the run within seconds, with one line (cli_interrupts)
+    with stoppable(
+        f"running {key}",
+        "Run the same command again to finish it.",
+        on_abandon=_fail_stuck_runs(settings, token),
+    ):
+        run_id = execute_partition(settings, d, args.snapshot, tags={STOP_TAG: token})
+        print(f"{key}: run {run_id} succeeded in {time.monotonic() - started:.1f}s")
+        from hk_pipeline.report.summary import render_summary
 
-    con = _read_only(settings)
-    try:
-        print(render_summary(con, d, args.snapshot))
-    finally:
-        con.close()
+        con = _read_only(settings)
+        try:
+            print(render_summary(con, d, args.snapshot))
+        finally:
+            con.close()
     return 0
 
 
@@ -270,13 +307,20 @@ def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
         count = len(run_days) * per_day
         t0 = time.monotonic()
         try:
-            execute_days(
-                settings,
-                run_days[0],
-                run_days[-1],
-                snapshot,
-                tags={"hk_pipeline/backfill": backfill_id},
-            )
+            # SIGTERM / Ctrl-C end the backfill within seconds, with one line (cli_interrupts)
+            with stoppable(
+                f"running {label}, run {i} of {len(runs)} of backfill {backfill_id}",
+                "Partitions committed before it keep what they wrote; run the same backfill"
+                " again to finish it.",
+                on_abandon=_fail_stuck_runs(settings, backfill_id),
+            ):
+                execute_days(
+                    settings,
+                    run_days[0],
+                    run_days[-1],
+                    snapshot,
+                    tags={"hk_pipeline/backfill": backfill_id, STOP_TAG: backfill_id},
+                )
         except CliError as exc:
             print(f"[{i}/{len(runs)}] {label} FAILED", flush=True)
             raise CliError(f"backfill {backfill_id} stopped: {exc}", 1) from exc
@@ -290,48 +334,50 @@ def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     d = require_trading_day(parse_day(args.date))
-    from hk_pipeline.report.markdown import render_review
+    from hk_pipeline.report.markdown import NoQuotesError, render_review
 
     con = _read_only(settings)
     try:
         print(render_review(con, d, args.snapshot))
+    except NoQuotesError as exc:  # a review of missing data would show a flat market
+        raise CliError(str(exc), 1) from exc
     finally:
         con.close()
     return 0
 
 
 def _open_reader(settings: Settings, args: argparse.Namespace):
-    from hk_pipeline.warehouse.readers import ReaderError, open_reader
+    """The sandboxed reader and the limits of its statements (HK_PIPELINE_SQL_MEMORY_LIMIT,
+    HK_PIPELINE_SQL_TIMEOUT)."""
+    from hk_pipeline.warehouse.readers import ReaderError, open_reader, query_limits
 
     try:
-        return open_reader(
+        limits = query_limits()
+        con = open_reader(
             settings,
             sandbox=True,
+            limits=limits,
             snapshot_version=args.at_version,
             snapshot_time=args.at_time,
         )
     except ReaderError as exc:
         raise CliError(str(exc)) from exc
+    return con, limits
 
 
-def _run_sql(con, sql: str) -> tuple[list[str], list[tuple]] | None:
-    """Run every statement of ``sql`` (queries only); the last result, if any."""
-    import duckdb
+def _run_sql(con, sql: str, limits) -> tuple[list[str], list[tuple]] | None:
+    """Run every statement of ``sql`` (queries only, each under ``limits``); the last result,
+    if any."""
+    from hk_pipeline.warehouse.readers import ReaderError, check_statements, run_statement
 
-    from hk_pipeline.warehouse.readers import ReaderError, check_statements, explain_error
-
+    last = None
     try:
-        statements = check_statements(con, sql)
+        for text in check_statements(con, sql):
+            result = run_statement(con, text, limits)
+            if result is not None:
+                last = result
     except ReaderError as exc:
         raise CliError(str(exc)) from exc
-    last = None
-    for text in statements:
-        try:
-            con.execute(text)
-            if con.description is not None:
-                last = ([d[0] for d in con.description], con.fetchall())
-        except duckdb.Error as exc:
-            raise CliError(explain_error(exc)) from exc
     return last
 
 
@@ -365,7 +411,7 @@ def _print_result(result: tuple[list[str], list[tuple]] | None, fmt: str, max_ro
         console.print(f"{len(rows)} row(s){tail}")
 
 
-def _shell(con, fmt: str, max_rows: int) -> int:
+def _shell(con, fmt: str, max_rows: int, limits) -> int:
     """A small REPL: statements end with ';', `.quit` leaves, errors never end it."""
     interactive = sys.stdin.isatty()
     if interactive:
@@ -397,7 +443,7 @@ def _shell(con, fmt: str, max_rows: int) -> int:
             continue
         sql, buffer = "\n".join(buffer), []
         try:
-            _print_result(_run_sql(con, sql), fmt, max_rows)
+            _print_result(_run_sql(con, sql, limits), fmt, max_rows)
         except CliError as exc:
             print(f"error: {exc}", file=sys.stderr, flush=True)
         sys.stdout.flush()
@@ -411,11 +457,11 @@ def cmd_sql(args: argparse.Namespace, settings: Settings) -> int:
         raise CliError("give --at-version or --at-time, not both")
     if args.at_time is not None:
         args.at_time = parse_instant(args.at_time)
-    con = _open_reader(settings, args)
+    con, limits = _open_reader(settings, args)
     try:
         if args.query is None:
-            return _shell(con, args.format, args.max_rows)
-        _print_result(_run_sql(con, args.query), args.format, args.max_rows)
+            return _shell(con, args.format, args.max_rows, limits)
+        _print_result(_run_sql(con, args.query, limits), args.format, args.max_rows)
         return 0
     finally:
         con.close()
@@ -447,14 +493,111 @@ def cmd_upkeep(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_record(args: argparse.Namespace, settings: Settings) -> int:
+    """Fetch today's answers of every live provider for one snapshot and keep them as they
+    came, for ``HK_PIPELINE_SOURCE=replay`` (see hk_pipeline/sources/replay.py)."""
+    from hk_pipeline.sources.base import SourceError
+    from hk_pipeline.sources.registry import live_today
+    from hk_pipeline.sources.replay import record
+
+    try:
+        kept = record(settings.home, args.snapshot, today=live_today())
+    except SourceError as exc:
+        raise CliError(str(exc), 1) from exc
+    print(
+        f"recorded {kept.day} {kept.snapshot}: {kept.requests} answers, {kept.raw_bytes:,} bytes"
+        f" as received, {kept.stored_bytes:,} bytes kept in {kept.path}"
+    )
+    for host, row in sorted(kept.by_host.items()):
+        print(f"  {host}: {row['requests']} requests, {row['raw_bytes']:,} bytes")
+    return 0
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback addresses (127.0.0.0/8, ::1)."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip().strip("[]")).is_loopback
+    except ValueError:  # a host name: only "localhost" is known to stay on this machine
+        return False
+
+
+def require_free_port(host: str, port: int) -> None:
+    """CliError (exit 1) naming the port and ``--port`` unless ``host:port`` can be listened on.
+
+    Checked before anything starts: `dagster dev` starts the daemon first, and when the
+    webserver then fails to bind, that daemon stayed running on the home. SO_REUSEADDR as the
+    webserver sets it, so a port with connections in TIME_WAIT counts as free.
+    """
+    if not 1 <= port <= 65535:
+        raise CliError(f"--port {port} is not a TCP port (1-65535)")
+    try:
+        addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise CliError(f"--host {host!r} does not resolve ({exc.strerror})") from exc
+    bound = 0
+    for family, kind, proto, _, address in addresses:
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(address)
+            except OSError as exc:
+                if exc.errno == errno.EADDRINUSE:
+                    raise CliError(
+                        f"port {port} on {host} is already in use (another `hk-pipeline ui`, or"
+                        f" another program): stop that, or start the UI on a free port with"
+                        f" --port (e.g. --port {port + 1 if port < 65535 else 3000}); nothing"
+                        " was started",
+                        1,
+                    ) from None
+                if exc.errno == errno.EACCES:
+                    raise CliError(
+                        f"port {port} needs privileges this user lacks; choose one above 1023"
+                        " with --port; nothing was started",
+                        1,
+                    ) from None
+                if exc.errno in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT):
+                    continue  # e.g. ::1 of "localhost" on a machine without IPv6
+                raise
+            bound += 1
+    if not bound:
+        raise CliError(f"--host {host!r} is not an address of this machine; nothing was started")
+
+
 def cmd_ui(args: argparse.Namespace, settings: Settings) -> int:
+    if not is_loopback(args.host) and not args.public:
+        raise CliError(
+            f"--host {args.host} would let other machines reach the UI, which has no login:"
+            " anyone who reaches it can launch runs and change schedules. Add --public to do"
+            " so anyway (behind a firewall or an authenticating proxy), or leave --host out"
+            " (127.0.0.1)"
+        )
+    if args.public and not is_loopback(args.host):
+        print(
+            f"warning: the Dagster UI has no login: anyone who can reach"
+            f" http://{args.host}:{args.port} can read the runs' logs, launch runs and turn"
+            " schedules on or off. Keep it behind a firewall or an authenticating proxy.",
+            file=sys.stderr,
+            flush=True,
+        )
+    require_free_port(args.host, args.port)
     exe = Path(sys.executable).with_name("dagster")
     dagster = str(exe) if exe.exists() else shutil.which("dagster")
     if dagster is None:
         raise CliError("the dagster command is not installed in this environment")
     os.chdir(PROJECT_DIR)
     argv = [dagster, "dev", "-w", str(WORKSPACE_YAML), "-h", args.host, "-p", str(args.port)]
-    print(f"Dagster UI on http://{args.host}:{args.port} (DAGSTER_HOME={settings.dagster_home})")
+    # flushed: os.execv replaces the process, and a buffered line would be lost
+    print(
+        f"Dagster UI on http://{args.host}:{args.port} (DAGSTER_HOME={settings.dagster_home})",
+        flush=True,
+    )
+    # An ignored SIGINT survives exec (a shell script's `hk-pipeline ui &` has one), and
+    # `dagster dev` maps SIGTERM onto SIGINT's handler: it would then ignore SIGTERM too and
+    # could only be killed. With the default dispositions it stops its webserver and daemon.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     os.execv(dagster, argv)
     return 0  # not reached
 
@@ -524,9 +667,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     upk.set_defaults(func=cmd_upkeep)
 
+    rec = sub.add_parser(
+        "record",
+        help="keep today's live answers of one snapshot for HK_PIPELINE_SOURCE=replay",
+    )
+    rec.add_argument("--snapshot", required=True, choices=calendar.SNAPSHOTS)
+    rec.set_defaults(func=cmd_record)
+
     ui = sub.add_parser("ui", help="start the Dagster UI (and daemon) on this project")
-    ui.add_argument("--host", default="127.0.0.1")
-    ui.add_argument("--port", type=int, default=3000)
+    ui.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1); another than loopback needs --public",
+    )
+    ui.add_argument("--port", type=int, default=3000, help="TCP port (default 3000); must be free")
+    ui.add_argument(
+        "--public",
+        action="store_true",
+        help="allow a --host other machines can reach (the UI has no login)",
+    )
     ui.set_defaults(func=cmd_ui)
     return parser
 
@@ -534,12 +693,16 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        settings = prepare_environment(args.source)
+        with guarded(args.command, None):  # dagster.yaml is written here: the home may refuse it
+            settings = prepare_environment(args.source)
         with guarded(args.command, settings):
             return args.func(args, settings)
-    except GuardError as exc:  # the lake cannot be opened or written, or the disk is full
+    except GuardError as exc:  # the lake cannot be opened, the disk is full or read-only
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except Interrupted as exc:  # SIGINT / SIGTERM during a run: 130 / 143, as a shell reports
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.code
     except CliError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.code

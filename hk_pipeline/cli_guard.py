@@ -1,75 +1,61 @@
-"""What the CLI wraps around a command: one-line messages for a full disk, a lake that cannot be
-opened, and writers that kept winning.
+"""What the CLI wraps around a command: one-line messages for a full disk or a read-only home,
+a lake that cannot be opened, and writers that kept winning.
 
 Kept out of ``cli.py`` so the command definitions stay thin. No Dagster import at module
-level (``cli`` imports this before it knows which command runs).
+level (``cli`` imports this before it knows which command runs). Which storage failed and
+why is worked out by ``hk_pipeline.warehouse.storage_errors``, whatever raised it: Python's
+own writes, DuckDB (the lake's files, its catalog, spill files), or Dagster's SQLite storage
+through SQLAlchemy, in the CLI's process or inside a run (the failed step's message).
 """
 
 from __future__ import annotations
 
-import errno
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from hk_pipeline.config import Settings
+from hk_pipeline.config import Settings, pipeline_home
 from hk_pipeline.warehouse.lake import LakeError
+from hk_pipeline.warehouse.storage_errors import explained, one_line, storage_problem
 from hk_pipeline.warehouse.tx import WriteConflict
-
-_DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
-_DISK_FULL_TEXT = (
-    "no space left on device",
-    "file too large",
-    "disk quota exceeded",
-    "database or disk is full",
-)
 
 
 class GuardError(RuntimeError):
     """A failure the CLI prints as one line (exit code 1)."""
 
 
-def is_disk_full(text: str) -> bool:
-    """True if an error message says the disk (or the process's file-size limit) is full."""
-    low = text.lower()
-    return any(t in low for t in _DISK_FULL_TEXT)
-
-
-def disk_full_message(home: object, detail: str) -> str:
-    return (
-        f"out of disk space (or over the file size limit, ulimit -f) writing under {home}:"
-        f" {detail.strip().splitlines()[0] if detail.strip() else 'write failed'}. Free space"
-        " (or raise the limit) and run again: the failed write was rolled back, earlier"
-        " partitions are unchanged"
-    )
-
-
 def root_message(error: Any) -> str:
-    """The innermost cause of a Dagster SerializableErrorInfo, first line (what went wrong,
-    not Dagster's "Error occurred while executing op" wrapper)."""
+    """The innermost cause of a Dagster SerializableErrorInfo on one line (what went wrong,
+    not Dagster's "Error occurred while executing op" wrapper).
+
+    All of its lines, joined: DuckDB puts the cause of a failed commit on the second line
+    ("Failed to commit DuckLake transaction." / "... disk I/O error")."""
     messages = []
     while error is not None:
         messages.append(str(error.message).strip())
         error = error.cause or getattr(error, "context", None)
     for text in reversed(messages):
         if text:
-            return text.splitlines()[0]
+            return one_line(text)
     return "failed"
 
 
 @contextmanager
-def guarded(command: str, settings: Settings) -> Iterator[None]:
-    """Turn a lake that cannot be opened, writers that kept winning and full disks into
-    GuardError (one line, no traceback)."""
+def guarded(command: str, settings: Settings | None) -> Iterator[None]:
+    """Turn a lake that cannot be opened, writers that kept winning, and storage that refused
+    a write (full, over the file-size limit, read-only, failing) into GuardError: one line,
+    no traceback. ``settings`` None: before they are loaded (the home is then the one
+    HK_PIPELINE_HOME names)."""
     try:
         yield
+    except GuardError:
+        raise
     except (LakeError, WriteConflict) as exc:
         raise GuardError(str(exc)) from None
-    except OSError as exc:
-        if exc.errno not in _DISK_FULL_ERRNOS:
+    except Exception as exc:  # OSError, duckdb, sqlite3, SQLAlchemy (Dagster's storage), a run's
+        if explained(exc):  # already one line naming the storage (the sql command's spill files)
             raise
-        raise GuardError(disk_full_message(settings.home, str(exc))) from exc
-    except Exception as exc:  # duckdb, sqlite3 or SQLAlchemy (Dagster's storage): by message
-        if not is_disk_full(str(exc)):
+        message = storage_problem(exc, settings or Settings(home=pipeline_home()))
+        if message is None:
             raise
-        raise GuardError(disk_full_message(settings.home, str(exc))) from exc
+        raise GuardError(message) from None

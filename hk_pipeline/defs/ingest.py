@@ -19,8 +19,9 @@ row's reason starts with ``path:line``, and the files read (path, sha256, size) 
 the materialisation's metadata and in ``raw.landing_loads``, in the write's own transaction.
 
 Effective-dated tables from sources that only know the present (``knows_valid_to = False``:
-landing, live) are written with ``warehouse.writes.Supersede``: the previous version of a
-symbol and symbols absent from the snapshot are closed on the snapshot's valid_from.
+landing, live) are written with ``warehouse.writes.Supersede``: the snapshot replaces every
+row from its valid_from D (a re-delivered file with a symbol removed leaves none of it), and
+the previous version of a symbol and symbols absent from the snapshot are closed on D.
 """
 
 import json
@@ -43,6 +44,7 @@ from hk_pipeline.defs.resources import PipelineSettingsResource, SourceResource,
 if TYPE_CHECKING:
     import duckdb
 
+    from hk_pipeline.schemas.validate import SecuritiesMaster
     from hk_pipeline.sources.base import MarketSource
     from hk_pipeline.sources.landing import RowOrigins
     from hk_pipeline.warehouse.landing_loads import LoadedFile
@@ -106,6 +108,32 @@ def critical_symbols(
     if extra is not None and "symbol" in extra.columns:
         out.update(str(s) for s in extra["symbol"].dropna())
     return out
+
+
+# Tables whose rows name shares: a symbol the securities master in force does not list is
+# rejected (quarantined for quotes and bars; for constituents, critical, so refused).
+MASTER_CHECKED = ("raw.quotes", "raw.intraday_bars", "ref.index_constituents")
+
+
+def securities_master(
+    spec: TableSpec, market: "MarketSource", trade_date: date
+) -> "SecuritiesMaster | None":
+    """The master ``spec.table``'s symbols are checked against, or None.
+
+    Taken from the source (``listed_symbols``, the landing master file in force), not from
+    ``ref.securities``: the check runs before any database is touched, and its reason can
+    name the file. Sources without it are not checked: the sample market draws quotes from
+    its own master, and the live HKEX list would be a second download per run.
+    """
+    from hk_pipeline.schemas.validate import SecuritiesMaster
+
+    listed = getattr(market, "listed_symbols", None)
+    if spec.table not in MASTER_CHECKED or listed is None:
+        return None
+    master = listed(trade_date)
+    # index codes in bars are the indices' own bars, not shares
+    exempt = frozenset(INDEX_CODES) if spec.table == "raw.intraday_bars" else frozenset()
+    return SecuritiesMaster(trade_date, master.symbols, str(master.path), exempt)
 
 
 def _md_table(frame: pd.DataFrame) -> str:
@@ -186,7 +214,8 @@ def supersede_for(
 
     None for sources that know each row's valid_to (the sample market) and tables without
     versions. ``present_keys`` comes from the frame as received, rejected rows included, so
-    a quarantined row never reads as a delisting.
+    a quarantined row never reads as a delisting: it holds its entity's previous version
+    (see ``Supersede``).
     """
     from hk_pipeline.warehouse.writes import Supersede
 
@@ -263,6 +292,9 @@ def prepare_partition(
         raise Refused(dg.Failure(f"{trade_date} is not an HKEX trading day; nothing to load"))
     try:
         frame = spec.fetch(market, trade_date, snapshot)
+        master = securities_master(spec, market, trade_date)
+        # ref tables load before (or as) the constituents: take them from the source too
+        extra = market.index_constituents(trade_date) if spec.table.startswith("ref.") else None
     except SourceError as exc:
         # the source's own words name the file and line, or the provider and host
         raise Refused(
@@ -272,7 +304,7 @@ def prepare_partition(
     origins = row_origins(frame)
     files = landing_files(market, origins)
     try:
-        outcome = validate_frame(spec.table, frame)
+        outcome = validate_frame(spec.table, frame, master=master)
     except SchemaMismatchError as exc:
         # the frame as a whole does not fit: nothing loads, the table is left as it was
         check = dg.AssetCheckResult(
@@ -287,8 +319,6 @@ def prepare_partition(
         raise Refused(failure, check) from exc
     fault_point("ingest.validated")
     outcome.rejected = cite_origins(outcome.rejected, origins)
-    # ref tables load before (or as) the constituents: take them from the source too
-    extra = market.index_constituents(trade_date) if spec.table.startswith("ref.") else None
     return Prepared(
         outcome=outcome,
         # converted here: polars must not run on the writing thread at the same time (its

@@ -2,8 +2,16 @@
 
 Upserted by key, not copied per partition: each partition's run re-asserts the rows in force
 on its date, so a backfill of an earlier day sees (and re-checks) what was in force then.
-For sources that only know the present (landing masters, live lists) the write also closes
-the versions the snapshot supersedes and the symbols it no longer holds (``entity_key``).
+
+For sources that only know the present (landing masters, live lists) a load is a snapshot
+taking effect on its valid_from D (``warehouse.writes.Supersede``): it replaces every row from
+D, so a re-delivered file with a symbol removed leaves no row of it from D, and the valid_to
+of the versions around D is recomputed from what the table holds (the previous version of
+each entity, and the rows from D up to the next loaded date). Loading files in any order, and
+loading one again after a correction, leaves the table as loading the final files into an
+empty home in effective-date order would. A row validation rejected holds its entity's
+previous version in force across D instead of reading as a delisting (the one case the hold
+is forgotten, and the remedy, are in ``Supersede``).
 """
 
 from __future__ import annotations

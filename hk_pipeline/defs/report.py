@@ -42,11 +42,19 @@ def market_report(
     pipeline: PipelineSettingsResource,
 ) -> dg.MaterializeResult:
     from hk_pipeline.report.files import write_report
+    from hk_pipeline.report.markdown import NoQuotesError
 
     written: list[tuple[Path, Path]] = []
     with warehouse.connection() as con:
         for trade_date, snapshot in run_partitions(context):
-            md, png = write_report(con, trade_date, snapshot, Path(pipeline.reports_dir))
+            try:
+                md, png = write_report(con, trade_date, snapshot, Path(pipeline.reports_dir))
+            except NoQuotesError as exc:
+                # refused, not a review of a market where every share was flat
+                raise dg.Failure(
+                    description=f"mart/market_report {trade_date}|{snapshot}: {exc}",
+                    allow_retries=False,
+                ) from exc
             written.append((Path(md), Path(png)))
     # the UI shows the last partition's review; a ranged run lists every file it wrote
     md_path, png_path = written[-1]

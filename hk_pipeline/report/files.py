@@ -27,14 +27,16 @@ def write_report(
     Each file is written to a temporary name and renamed, so a reader never sees half a file.
     The Markdown links the chart by its file name, and says when there were no intraday bars
     to draw. The rows are read once for both (the chart's breadth and sources are the
-    review's, and the bars tell whether to add that note).
+    review's, and the bars tell whether to add that note). A partition without quotes raises
+    ``NoQuotesError``: no review of missing data.
     """
     reports_dir = Path(reports_dir)
-    reports_dir.mkdir(parents=True, exist_ok=True)
     md_path, png_path = report_paths(trade_date, snapshot, reports_dir)
 
+    # read first: a partition without quotes (NoQuotesError) leaves no file nor folder behind
     data = read_review_data(con, trade_date, snapshot)
     paths = index_paths(con, trade_date, snapshot)
+    reports_dir.mkdir(parents=True, exist_ok=True)
 
     tmp_png = png_path.with_name(f".{png_path.name}.tmp")
     draw_chart(trade_date, snapshot, paths, data.breadth, data.sources, tmp_png)

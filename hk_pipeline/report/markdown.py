@@ -105,6 +105,29 @@ def _series(items: list[str]) -> str:
 # --- data -------------------------------------------------------------------------------
 
 
+class NoQuotesError(LookupError):
+    """The partition has no quotes in the warehouse: there is no market to review.
+
+    Without this refusal the marts, run on the spot, would describe every listed share as
+    flat with zero turnover: a review from missing data.
+    """
+
+
+def require_quotes(con: duckdb.DuckDBPyConnection, trade_date: date, snapshot: str) -> None:
+    """Raise NoQuotesError, saying which command loads them, if raw.quotes has no row for
+    the partition."""
+    found = con.execute(
+        "SELECT count(*) FROM raw.quotes WHERE trade_date = ? AND snapshot = ?",
+        [trade_date, snapshot],
+    ).fetchone()
+    if not found or not found[0]:
+        raise NoQuotesError(
+            f"no quotes for {trade_date.isoformat()} {snapshot} in the warehouse, so there is"
+            " no market to review; load the partition first with: hk-pipeline run --date"
+            f" {trade_date.isoformat()} --snapshot {snapshot}"
+        )
+
+
 def quote_sources(con: duckdb.DuckDBPyConnection, trade_date: date, snapshot: str) -> list[str]:
     """Distinct ``source`` values of raw.quotes for the partition, sorted."""
     rows = con.execute(
@@ -422,7 +445,8 @@ class ReviewData:
 
 
 def read_review_data(con: duckdb.DuckDBPyConnection, trade_date: date, snapshot: str) -> ReviewData:
-    """The partition's mart rows and quote sources."""
+    """The partition's mart rows and quote sources; NoQuotesError if it has no quotes."""
+    require_quotes(con, trade_date, snapshot)
     part = (trade_date, snapshot)
     return ReviewData(
         moves=read_mart(con, "index_moves", *part),

@@ -69,6 +69,22 @@ class SchemaMismatchError(ValueError):
     """The frame as a whole does not fit the table's schema; no row can be loaded."""
 
 
+@dataclass(frozen=True)
+class SecuritiesMaster:
+    """The symbols the securities master in force on ``trade_date`` lists, and where that
+    master comes from (``origin``: its file, or the table it was read from).
+
+    A row whose ``symbol`` is neither listed nor ``exempt`` (index codes in bars: they are
+    not shares) is rejected: a share the master does not list has no name, board or
+    industry for the marts to place it by, and would otherwise load without a word.
+    """
+
+    trade_date: date
+    symbols: frozenset[str]
+    origin: str
+    exempt: frozenset[str] = frozenset()
+
+
 def _empty_rejected() -> pd.DataFrame:
     return pd.DataFrame({"row_number": pd.Series(dtype="int64"), "record": [], "reason": []})
 
@@ -678,11 +694,34 @@ def _to_pandas(frame: pl.DataFrame) -> pd.DataFrame:
 # --- the runner -------------------------------------------------------------------------------
 
 
-def validate_frame(table: str, df: pd.DataFrame | pl.DataFrame | pl.LazyFrame) -> ValidationOutcome:
+def _unlisted(frame: pl.DataFrame, master: SecuritiesMaster) -> list[pl.DataFrame]:
+    """Failures of the rows whose symbol the master does not list (NULLs are the model's)."""
+    if "symbol" not in frame.columns:
+        return []
+    symbol = frame["symbol"]
+    if symbol.dtype != pl.String:
+        symbol = symbol.cast(pl.String, strict=False)
+    known = pl.Series(sorted(master.symbols | master.exempt), dtype=pl.String)
+    idx = np.flatnonzero((symbol.is_not_null() & ~symbol.is_in(known)).to_numpy())
+    if not len(idx):
+        return []
+    where = f"the securities master in force on {master.trade_date} ({master.origin})"
+    labels = [f"symbol {v} is not in {where}" for v in symbol.gather(idx).to_list()]
+    return [_failures(idx, "symbol: not in the securities master", labels)]
+
+
+def validate_frame(
+    table: str,
+    df: pd.DataFrame | pl.DataFrame | pl.LazyFrame,
+    *,
+    master: SecuritiesMaster | None = None,
+) -> ValidationOutcome:
     """Validate df (pandas or polars) against the table's model; split valid and rejected rows.
 
     Row failures are quarantined; all rows of a duplicated key are rejected (we cannot tell
-    which one is right). Raises SchemaMismatchError when the frame as a whole cannot fit.
+    which one is right). With ``master``, a row whose symbol it does not list is rejected too
+    (its reason joined to any other the row has). Raises SchemaMismatchError when the frame
+    as a whole cannot fit.
     """
     try:
         model = MODELS[table]
@@ -717,6 +756,8 @@ def validate_frame(table: str, df: pd.DataFrame | pl.DataFrame | pl.LazyFrame) -
             ]
             raise _mismatch(table, model, problems[:5])
         failures += _labels(model, fc, checked, rows)
+    if master is not None:
+        failures += _unlisted(frame, master)
     for part in failures:
         bad[part["index"].to_numpy()] = True
 
@@ -767,13 +808,15 @@ def assess(
         return Verdict(True, "OK", f"{outcome.table}: all {n:,} rows valid")
     share = k / n
     critical: list[str] = []
+    first = 0  # the rejected row the message quotes: the first critical one, else the first
     if outcome.table in ALL_ROWS_CRITICAL:
         critical = ["every index level is critical"]
     elif share <= threshold and critical_symbols:
-        for rec in outcome.rejected["record"]:
+        for i, rec in enumerate(outcome.rejected["record"]):
             row = json.loads(rec)
             for col in ("symbol", "index_code"):
                 if str(row.get(col)) in critical_symbols:
+                    first = first if critical else i
                     critical.append(str(row[col]))
     if share <= threshold and not critical:
         return Verdict(
@@ -783,17 +826,22 @@ def assess(
             f"threshold {threshold:.2%}; see {where}",
         )
     why = f"; critical rows rejected: {', '.join(sorted(set(critical)))}" if critical else ""
+    # one reason in the message itself, so the refusal names the row (and, for landing rows,
+    # its file and line) without a query of the quarantine
+    example = " ".join(str(outcome.rejected["reason"].iloc[first]).split())
+    example = example if len(example) <= 400 else example[:397] + "..."
     return Verdict(
         False,
         "ERROR",
         f"{outcome.table}: {share:.2%} of {n:,} rows failed validation (threshold "
-        f"{threshold:.2%}){why}; partition left unchanged; see {where}",
+        f"{threshold:.2%}){why}; partition left unchanged; see {where}; first: {example}",
     )
 
 
 __all__ = [
     "MODELS",
     "SchemaMismatchError",
+    "SecuritiesMaster",
     "ValidationOutcome",
     "Verdict",
     "assess",

@@ -10,7 +10,10 @@ What it guarantees, so provider modules don't each re-decide it:
 - no retry when the host cannot be reached at all (the name does not resolve, the connection
   is refused): that raises ``ProviderUnreachable`` at once, so an offline machine fails in
   milliseconds instead of burning the budget;
-- exhausted retries raise ``ProviderError`` naming provider, host, last outcome and attempts.
+- exhausted retries raise ``ProviderError`` naming provider, host, last outcome and attempts;
+- behind a proxy (``HTTPS_PROXY``/``HTTP_PROXY``/``ALL_PROXY``, which httpx honours), a refused
+  connection or a proxy's own refusal (407, 502 ...) names the proxy as the failing hop, never
+  the provider's host: the fix is on this side (the proxy setting, its credentials).
 
 The transport, sleep function and clock are injectable so tests run on ``httpx.MockTransport``
 without sleeping.
@@ -18,9 +21,14 @@ without sleeping.
 
 from __future__ import annotations
 
+import ipaddress
+import os
 import time
+import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -33,6 +41,7 @@ from tenacity import (
 )
 
 from hk_pipeline.sources.base import SourceError
+from hk_pipeline.sources.envelope import decode_json
 from hk_pipeline.sources.redact import redact_url
 
 USER_AGENT = "hk_pipeline/0.1 (Hong Kong market warehouse; batch client, polite rate)"
@@ -82,11 +91,18 @@ class RetryPolicy:
 class _Retryable(Exception):
     """One failed attempt worth retrying; carries what happened for the final message."""
 
-    def __init__(self, outcome: str, status: int | None = None, retry_after: float | None = None):
+    def __init__(
+        self,
+        outcome: str,
+        status: int | None = None,
+        retry_after: float | None = None,
+        proxy: Proxy | None = None,
+    ):
         super().__init__(outcome)
         self.outcome = outcome
         self.status = status
         self.retry_after = retry_after
+        self.proxy = proxy  # set when the proxy, not the provider, is the failing hop
 
 
 def _retry_after(response: httpx.Response) -> float | None:
@@ -96,7 +112,92 @@ def _retry_after(response: httpx.Response) -> float | None:
     try:
         return max(0.0, float(value))
     except ValueError:
-        return None  # an HTTP date: fall back to our own backoff
+        pass
+    try:  # the other form RFC 9110 allows: an HTTP date
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None  # unreadable: fall back to our own backoff
+    if when.tzinfo is None:
+        return None
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+@dataclass(frozen=True)
+class Proxy:
+    """The proxy a request goes through: its URL and the variable that set it."""
+
+    url: httpx.URL
+    variable: str
+
+    def __str__(self) -> str:
+        """``http://proxy.example:3128 (from HTTPS_PROXY)``; credentials are never shown."""
+        port = f":{self.url.port}" if self.url.port else ""
+        who = "***@" if self.url.userinfo else ""
+        return f"{self.url.scheme}://{who}{self.url.host}{port} (from {self.variable})"
+
+
+def _bypassed(host: str, no_proxy: str) -> bool:
+    """True if ``host`` matches NO_PROXY as httpx reads it (curl's rules): ``*``, an exact
+    address, a name, or a domain suffix (``example.com`` matches it and ``www.example.com``;
+    ``.example.com`` only the second)."""
+    host = host.lower().strip("[]")
+    for raw in no_proxy.split(","):
+        entry = raw.strip().lower().split("://", 1)[-1].strip("[]")
+        if not entry:
+            continue
+        if entry == "*":
+            return True
+        try:
+            if ipaddress.ip_address(entry) == ipaddress.ip_address(host):
+                return True
+            continue
+        except ValueError:
+            pass
+        if host.endswith("." + entry.lstrip(".")) or (host == entry and entry[0] != "."):
+            return True
+    return False
+
+
+def environment_proxy(url: str | httpx.URL) -> Proxy | None:
+    """The proxy httpx takes from the environment for ``url`` (``<scheme>_proxy``, else
+    ``all_proxy``, unless ``no_proxy`` matches the host), or None."""
+    target = httpx.URL(str(url))
+    proxies = urllib.request.getproxies_environment()
+    if _bypassed(target.host, proxies.get("no", "")):
+        return None
+    for scheme in (target.scheme, "all"):
+        value = proxies.get(scheme)
+        if not value:
+            continue
+        name = f"{scheme}_proxy"
+        variable = name if os.environ.get(name) else name.upper()
+        return Proxy(httpx.URL(value if "://" in value else f"http://{value}"), variable)
+    return None
+
+
+def _proxy_refusal(proxy: Proxy, host: str, answer: str, status: int | None) -> str:
+    """What a proxy's own refusal means and what to do, by its status."""
+    if status == 407:
+        return (
+            f"the proxy {proxy} answered {answer}: it wants credentials (or refused those"
+            f" given); put them in {proxy.variable} as http://user:password@host:port"
+        )
+    if status == 403:
+        return (
+            f"the proxy {proxy} answered {answer}: it does not allow {host}; ask its"
+            " administrator to allow the host"
+        )
+    return (
+        f"the proxy {proxy} answered {answer}: the proxy, not {host}, failed (it could not"
+        f" reach {host}, or is misconfigured)"
+    )
+
+
+def _proxy_status(exc: httpx.ProxyError) -> int | None:
+    """The status of a refused CONNECT (httpx puts ``"407 Proxy Authentication Required"``
+    in the message), or None."""
+    head = str(exc).split(" ", 1)[0]
+    return int(head) if head.isdigit() else None
 
 
 def unreachable_reason(exc: httpx.ConnectError) -> str:
@@ -130,6 +231,11 @@ class HttpClient:
         self._sleep = sleep
         self._clock = clock
         self._last_request: dict[str, float] = {}
+        # With an injected transport httpx ignores the proxy variables, and so do the messages,
+        # unless the transport says it routes by them (a recording of the live network does).
+        self._uses_environment_proxy = transport is None or bool(
+            getattr(transport, "uses_environment_proxy", False)
+        )
         self._client = httpx.Client(
             transport=transport,
             timeout=timeout,
@@ -171,24 +277,25 @@ class HttpClient:
         except _Retryable as exc:
             elapsed = self._clock() - started
             status = f", last status HTTP {exc.status}" if exc.status else ""
+            if exc.retry_after:  # say when the provider asked for more patience than we have
+                status += f" asking to wait {exc.retry_after:.0f}s (Retry-After)"
             raise ProviderError(
                 f"{self.provider}: gave up on {host} after {attempts} attempt(s) in"
                 f" {elapsed:.1f}s (budget {self.policy.budget_seconds:.0f}s): last outcome"
-                f" {exc.outcome}{status}; the provider may be rate-limiting or down, try later",
+                f" {exc.outcome}{status}; "
+                + (
+                    f"the proxy failed, not the provider: check the proxy or {exc.proxy.variable}"
+                    if exc.proxy is not None
+                    else "the provider may be rate-limiting or down, try later"
+                ),
                 exc.status,
             ) from exc
 
     def get_json(self, url: str, *, params: Params | None = None) -> Any:
-        """GET and decode JSON; a body that is not JSON is a ProviderError naming the host."""
-        response = self.get(url, params=params)
-        try:
-            return response.json()
-        except ValueError as exc:
-            snippet = response.text[:120].replace("\n", " ")
-            raise ProviderError(
-                f"{self.provider}: {response.url.host} answered HTTP {response.status_code}"
-                f" with a body that is not JSON (starts {snippet!r})"
-            ) from exc
+        """GET and decode JSON; a body without JSON is an EnvelopeError naming provider and URL."""
+        # JSONP wrappers, byte-order marks, stray gzip, HTML pages and bodies cut short are
+        # handled (or refused naming provider and URL) in one place: sources/envelope.py
+        return decode_json(self.provider, self.get(url, params=params))
 
     # -- internals ----------------------------------------------------------------------
 
@@ -202,22 +309,58 @@ class HttpClient:
 
     def _send(self, url: str, host: str, params: Params | None) -> httpx.Response:
         self._polite_pause(host)
+        proxy = environment_proxy(url) if self._uses_environment_proxy else None
         try:
             response = self._client.get(url, params=dict(params) if params else None)
         except httpx.ConnectError as exc:
+            reason = unreachable_reason(exc)
+            if proxy is not None and reason != "connection failed":
+                # the TCP connection (and its name lookup) is the proxy's, not the host's
+                raise ProviderUnreachable(
+                    f"{self.provider}: cannot reach {host}: the proxy {proxy} is unreachable"
+                    f" ({reason}: {exc}); start the proxy or fix {proxy.variable} (or unset it"
+                    " to connect directly) - not retried"
+                ) from exc
+            via = f" through the proxy {proxy}" if proxy is not None else ""
             raise ProviderUnreachable(
-                f"{self.provider}: cannot reach {host} ({unreachable_reason(exc)}: {exc});"
+                f"{self.provider}: cannot reach {host}{via} ({reason}: {exc});"
                 " check the network, proxy or DNS of this machine - not retried"
+            ) from exc
+        except httpx.ProxyError as exc:  # the proxy refused the tunnel (CONNECT) to the host
+            if proxy is None:  # a proxy configured some other way than the environment
+                raise ProviderUnreachable(
+                    f"{self.provider}: cannot reach {host}: the proxy refused ({exc}) - not retried"
+                ) from exc
+            status = _proxy_status(exc)
+            refusal = _proxy_refusal(proxy, host, str(exc), status)
+            if status is not None and status >= 500:
+                raise _Retryable(f"proxy error: {refusal}", proxy=proxy) from exc
+            check = "" if status in (403, 407) else f"; check the proxy or {proxy.variable}"
+            raise ProviderUnreachable(
+                f"{self.provider}: cannot reach {host}: {refusal}{check} - not retried"
             ) from exc
         except httpx.TimeoutException as exc:
             raise _Retryable(f"timeout ({type(exc).__name__})") from exc
         except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
             raise _Retryable(f"dropped connection ({type(exc).__name__})") from exc
         status = response.status_code
+        if status == 407 and proxy is not None:  # only a proxy answers 407 (plain http://)
+            raise ProviderUnreachable(
+                f"{self.provider}: cannot reach {host}:"
+                f" {_proxy_refusal(proxy, host, f'HTTP {status}', status)} - not retried"
+            )
+        if status in (502, 504) and proxy is not None:
+            # through a plain-http proxy, 502/504 are the proxy's "cannot reach the host"
+            raise _Retryable(
+                f"HTTP {status} through the proxy {proxy} (the proxy's answer when it cannot"
+                f" reach {host})",
+                status,
+                proxy=proxy,
+            )
         if status == 429:
             raise _Retryable("rate limited", status, _retry_after(response))
-        if status >= 500:
-            raise _Retryable("server error", status)
+        if status >= 500:  # a 503's Retry-After is honoured like a 429's
+            raise _Retryable("server error", status, _retry_after(response))
         if status >= 400:
             raise ProviderError(
                 f"{self.provider}: {host} answered HTTP {status} for"

@@ -3,7 +3,10 @@
 ``LandingSource(root)`` serves the MarketSource tables from the files laid out as described
 in ``landing_files`` and the README; every row carries ``source = 'landing'``. This module
 parses and shapes; business rules (prices, high/low, duplicate keys, unknown codes) are left
-to the pandera models, whose failures go to quarantine.
+to the pandera models, whose failures go to quarantine. Two rules need the files themselves:
+a file with no rows for a session that traded is refused (``LandingEmptyFileError``: it would
+replace a partition by nothing), and ``listed_symbols`` gives the master in force, which the
+ingest checks the symbols of quotes, bars and constituents against.
 
 Where a row came from: a frame returned here carries ``frame.attrs["landing_origin"]``, a
 :class:`RowOrigins` aligned by position with the frame's rows (file path and line: 1-based
@@ -31,6 +34,7 @@ from hk_pipeline import calendar
 from hk_pipeline.sources.landing_files import (
     DATED_KINDS,
     MACRO_KIND,
+    LandingEmptyFileError,
     LandingEncodingError,
     LandingError,
     LandingFile,
@@ -42,6 +46,7 @@ from hk_pipeline.sources.landing_files import (
     LandingValueError,
     ReadFile,
     check_snapshot,
+    empty_file_error,
     expected_dated,
     expected_snapshot,
     in_force,
@@ -57,6 +62,7 @@ ORIGIN_ATTR = "landing_origin"
 __all__ = [
     "ORIGIN_ATTR",
     "SOURCE",
+    "LandingEmptyFileError",
     "LandingEncodingError",
     "LandingError",
     "LandingFile",
@@ -67,11 +73,13 @@ __all__ = [
     "LandingRowError",
     "LandingSource",
     "LandingValueError",
+    "ListedSymbols",
     "RowOrigins",
     "has_intraday_bars",
     "landing_manifest",
     "missing_for",
     "row_origins",
+    "session_traded",
 ]
 
 _QUOTE_PRICES = ["prev_close", "open", "high", "low", "last"]
@@ -114,6 +122,27 @@ class RowOrigins:
         return pd.DataFrame({"path": paths[self.file], "line": self.line})
 
 
+def session_traded(trade_date: date, snapshot: str | None = None) -> bool:
+    """True if the exchange held the session (the day, or its snapshot's part of the day).
+
+    A file with a header and no rows is accepted only for a session that did not trade:
+    anywhere else it is a truncated delivery. The calendar knows whole days without a session
+    (holidays, ad-hoc closures); a session cancelled within a trading day (the afternoon lost
+    to a typhoon signal) would be told here, the one place that decides it.
+    """
+    del snapshot  # no snapshot-level cancellations are known to the calendar yet
+    return calendar.is_trading_day(trade_date)
+
+
+@dataclass(frozen=True)
+class ListedSymbols:
+    """The symbols of the securities master in force on ``trade_date`` and its file."""
+
+    trade_date: date
+    symbols: frozenset[str]
+    path: Path
+
+
 def row_origins(frame: pd.DataFrame) -> RowOrigins | None:
     """The RowOrigins of a frame this module returned, or None (e.g. after a concat)."""
     origin = frame.attrs.get(ORIGIN_ATTR)
@@ -152,6 +181,7 @@ class LandingSource:
     def securities(self, trade_date: date) -> pd.DataFrame:
         """The master in force on trade_date; valid_to = the next master's date (else NULL)."""
         read, span = self._dated("securities", trade_date)
+        self._rows_required(read, "securities", trade_date)
         f = read.frame
         listed = f["listed_on"] if "listed_on" in f else np.full(len(f), None, dtype=object)
         frame = pd.DataFrame(
@@ -174,6 +204,7 @@ class LandingSource:
     def index_constituents(self, trade_date: date) -> pd.DataFrame:
         """The membership file in force on trade_date, effective-dated like securities."""
         read, span = self._dated("index_constituents", trade_date)
+        self._rows_required(read, "index_constituents", trade_date)
         f = read.frame
         frame = pd.DataFrame(
             {
@@ -191,6 +222,7 @@ class LandingSource:
 
     def quotes(self, trade_date: date, snapshot: str) -> pd.DataFrame:
         read = self._required("quotes", trade_date, snapshot)
+        self._rows_required(read, "quotes", trade_date, snapshot)
         f = read.frame
         body = {"symbol": f["symbol"], **{c: f[c] for c in _QUOTE_PRICES}}
         body |= {"volume": f["volume"], "turnover": f["turnover"]}
@@ -199,6 +231,7 @@ class LandingSource:
 
     def index_levels(self, trade_date: date, snapshot: str) -> pd.DataFrame:
         read = self._required("index_levels", trade_date, snapshot)
+        self._rows_required(read, "index_levels", trade_date, snapshot)
         f = read.frame
         body = {"index_code": f["index_code"], **{c: f[c] for c in _QUOTE_PRICES}}
         frame = _partition(trade_date, snapshot, body, as_of=True)
@@ -207,12 +240,14 @@ class LandingSource:
     def intraday_bars(self, trade_date: date, snapshot: str) -> pd.DataFrame:
         """The bars file if present, else an empty frame of the right columns and dtypes.
 
-        Use ``has_intraday_bars`` to tell "no file" from "a file without rows".
+        No file means "no bars" (the file is optional); a file without rows is a truncated
+        delivery and is refused like any other empty file.
         """
         path = snapshot_file(self.root, "intraday_bars", trade_date, snapshot)
         if path is None:
             return _with_origin(_empty_bars(trade_date, snapshot), [])
         read = self._read(path, "intraday_bars")
+        self._rows_required(read, "intraday_bars", trade_date, snapshot)
         f = read.frame
         body = {"symbol": f["symbol"], "ts": f["ts"], **{c: f[c] for c in _BAR_PRICES}}
         body |= {"volume": f["volume"], "turnover": f["turnover"]}
@@ -241,6 +276,17 @@ class LandingSource:
 
     # -- landing extras -------------------------------------------------------------------
 
+    def listed_symbols(self, trade_date: date) -> ListedSymbols:
+        """The symbols the securities master in force on trade_date lists, and its file.
+
+        Rows of quotes, bars and constituents are checked against it before they load (a
+        share the master does not list has no name, board or industry in any mart).
+        """
+        read, span = self._dated("securities", trade_date)
+        self._rows_required(read, "securities", trade_date)
+        symbols = frozenset(str(s) for s in read.frame["symbol"].dropna())
+        return ListedSymbols(trade_date, symbols, span.path)
+
     def has_intraday_bars(self, trade_date: date, snapshot: str) -> bool:
         return has_intraday_bars(self.root, trade_date, snapshot)
 
@@ -258,6 +304,15 @@ class LandingSource:
         cached = self._cache[key]
         return ReadFile(cached.frame.copy(), cached.lines, cached.file)
 
+    @staticmethod
+    def _rows_required(
+        read: ReadFile, kind: str, trade_date: date, snapshot: str | None = None
+    ) -> None:
+        """Refuse a file without rows for a session that traded (see ``session_traded``)."""
+        if len(read.frame) == 0 and session_traded(trade_date, snapshot):
+            what = f"{trade_date}|{snapshot}" if snapshot else f"{trade_date}"
+            raise empty_file_error(read.file.path, kind, what)
+
     def _dated(self, kind: str, trade_date: date) -> tuple[ReadFile, _Span]:
         span = in_force(self.root, kind, trade_date)
         if span is None:
@@ -267,7 +322,7 @@ class LandingSource:
                 f"or one dated earlier){missing_hint(self.root, kind)}",
                 [path],
             )
-        return self._read(span.path, kind), _Span(span.valid_from, span.valid_to)
+        return self._read(span.path, kind), _Span(span.valid_from, span.valid_to, span.path)
 
     def _required(self, kind: str, trade_date: date, snapshot: str) -> ReadFile:
         path = snapshot_file(self.root, kind, trade_date, snapshot)
@@ -285,6 +340,7 @@ class LandingSource:
 class _Span:
     valid_from: date
     valid_to: date | None
+    path: Path
 
 
 def _partition(trade_date: date, snapshot: str, body: dict, *, as_of: bool) -> pd.DataFrame:

@@ -11,6 +11,8 @@ Layout under the landing root (``$HK_PIPELINE_HOME/landing``), CSV or Parquet (s
 
 Files whose name starts with ``.`` are ignored (editors' and uploaders' temporary files).
 Every path is resolved and must stay under the root: a symlink pointing out is refused.
+Every entry a load would read must be a regular file, checked before anything opens it: a
+FIFO, a socket, a device or a folder named like a file is refused ("not a regular file").
 
 Reading is column-wise (pyarrow's CSV reader with every column as text, then vectorised
 conversion); the slow, row-by-row scan that finds the line of a fault runs only once a fault
@@ -23,7 +25,9 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import os
 import re
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -177,6 +181,25 @@ class LandingValueError(LandingFileError):
     """A value does not parse as its column's type (number, whole number, date, timestamp)."""
 
 
+class LandingEmptyFileError(LandingFileError):
+    """A file a trading day needs has its header but no data rows (CSV) or 0 rows (Parquet).
+
+    Loading it would replace the day's rows by nothing; an empty delivery is a truncated one,
+    so it is refused before anything is written.
+    """
+
+
+def empty_file_error(path: Path, kind: str, what: str) -> LandingEmptyFileError:
+    """The refusal of an empty ``kind`` file needed for ``what`` (``2025-11-21|midday``, or
+    ``2025-11-21`` for a master), saying what to do."""
+    rows = "0 rows" if path.suffix == ".parquet" else "a header but no data rows"
+    return LandingEmptyFileError(
+        path,
+        f"has {rows}; a {kind} file for a trading day must list its rows (an empty one is a "
+        f"truncated delivery), so nothing was loaded for {what}. Re-deliver the complete file",
+    )
+
+
 # --- layout ---------------------------------------------------------------------------------
 
 
@@ -220,16 +243,76 @@ def confined(root: Path, path: Path) -> Path:
     return target
 
 
-def _visible_files(root: Path, kind: str) -> list[Path]:
+_NOT_REGULAR = (
+    (stat.S_ISDIR, "a folder"),
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
+
+
+def require_regular(path: Path) -> Path:
+    """``path`` if it is a regular file (links followed); LandingLayoutError otherwise.
+
+    Checked with ``os.stat`` before anything opens the file: opening a FIFO blocks until a
+    writer appears (for ever, if none does), a device may never end, and a folder named like a
+    file fails part-way. Every listing below calls this, so a run or the sensor refuses such
+    an entry at once, naming it.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        if not path.is_symlink():
+            raise  # removed since it was listed: the caller's "missing" path applies
+        what = "a link to nothing"
+    except OSError as exc:
+        raise LandingLayoutError(
+            path, f"cannot be examined ({exc.strerror or exc}); fix its permissions"
+        ) from exc
+    else:
+        if stat.S_ISREG(mode):
+            return path
+        what = next((name for test, name in _NOT_REGULAR if test(mode)), "not a file")
+    raise LandingLayoutError(
+        path,
+        f"is not a regular file: it is {what}. The landing folder takes only regular files;"
+        " reading anything else could block the run or fail part-way. Put the delivered file"
+        " itself there, or remove this entry (names starting with '.' are ignored)",
+    )
+
+
+def _folder(root: Path, kind: str) -> Path | None:
+    """``root/kind`` if it is a folder, None if it does not exist; refused if it is a file."""
     folder = root / kind
+    if not folder.exists():
+        return None
     if not folder.is_dir():
+        raise LandingLayoutError(
+            folder, f"is not a folder; the landing zone's {kind}/ must be a folder of files"
+        )
+    return folder
+
+
+def _visible_files(root: Path, kind: str, *, regular: bool = True) -> list[Path]:
+    """The entries of ``kind/`` not starting with '.', sorted; with ``regular``, every one
+    must be a regular file (``require_regular``)."""
+    folder = _folder(root, kind)
+    if folder is None:
         return []
     confined(root, folder)
-    return sorted(p for p in folder.iterdir() if not p.name.startswith("."))
+    entries = sorted(p for p in folder.iterdir() if not p.name.startswith("."))
+    if regular:
+        for path in entries:
+            confined(root, path)
+            require_regular(path)
+    return entries
 
 
 def _pick(root: Path, kind: str, stem: str) -> Path | None:
     """The file ``<kind>/<stem>.csv`` or ``.parquet`` if exactly one exists."""
+    if _folder(root, kind) is None:
+        return None
     found = [root / kind / f"{stem}{ext}" for ext in EXTENSIONS]
     found = [p for p in found if p.exists() or p.is_symlink()]
     if len(found) > 1:
@@ -240,9 +323,7 @@ def _pick(root: Path, kind: str, stem: str) -> Path | None:
     if not found:
         return None
     confined(root, found[0])
-    if not found[0].is_file():
-        raise LandingLayoutError(found[0], "is not a regular file")
-    return found[0]
+    return require_regular(found[0])
 
 
 def dated_files(root: Path, kind: str) -> list[tuple[date, Path]]:
@@ -303,8 +384,7 @@ def macro_files(root: Path) -> list[Path]:
     """Every macro_series file (any name), sorted by name; other extensions are refused."""
     out = []
     for path in _visible_files(root, MACRO_KIND):
-        confined(root, path)
-        if path.suffix not in EXTENSIONS or not path.is_file():
+        if path.suffix not in EXTENSIONS:
             raise LandingLayoutError(
                 path,
                 "macro_series/ holds only .csv or .parquet files; convert this one or move it "
@@ -318,7 +398,7 @@ def missing_hint(root: Path, kind: str) -> str:
     """Names in ``kind/`` that look like a misnamed file of that kind, for error messages."""
     near = [
         p.name
-        for p in _visible_files(root, kind)
+        for p in _visible_files(root, kind, regular=False)  # a hint only: never refuses
         if not (_SNAPSHOT_NAME.match(p.name) or _DATED_NAME.match(p.name))
     ]
     return f" (found names that do not parse: {', '.join(near[:5])})" if near else ""

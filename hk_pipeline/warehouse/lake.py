@@ -19,6 +19,7 @@ import os
 import re
 import sqlite3
 import time
+import uuid
 from contextlib import closing
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -27,6 +28,7 @@ import duckdb
 
 from hk_pipeline.config import CATALOG_VARIABLE, DATA_PATH_VARIABLE, Settings
 from hk_pipeline.faults import fault_point
+from hk_pipeline.warehouse.storage_errors import diagnose, problem_kind, storage_problem, temp_root
 
 LAKE = "lake"
 """The name the lake is attached under in every connection of the pipeline."""
@@ -95,14 +97,28 @@ def describe_catalog(settings: Settings) -> str:
     return f"sqlite:{settings.catalog_path}"
 
 
+def spill_directory() -> Path:
+    """A folder of one connection's own for DuckDB's spill files, under ``TMPDIR``.
+
+    DuckDB's default for an in-memory database is ``.tmp`` in the working directory: the
+    project folder, or wherever a command was started, possibly inside the lake's data path
+    (which analysts may read) or on a read-only disk. The folder is not created here: DuckDB
+    creates it at the first spill and removes it when the connection closes. One per
+    connection, as DuckDB names its spill files the same in every process.
+    """
+    return temp_root() / f"hk_pipeline-duckdb-{os.getpid()}-{uuid.uuid4().hex[:12]}"
+
+
 def new_connection(memory_limit: str = "1GB") -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB with DuckLake loaded and automatic extension downloads off."""
+    """An in-memory DuckDB with DuckLake loaded, automatic extension downloads off and its
+    spill files under ``TMPDIR`` (:func:`spill_directory`)."""
     con = duckdb.connect(
         config={
             "memory_limit": memory_limit,
             "threads": THREADS,
             "autoinstall_known_extensions": False,
             "autoload_known_extensions": False,
+            "temp_directory": str(spill_directory()),
         }
     )
     try:
@@ -152,13 +168,16 @@ def _check_local_data_path(path: str) -> None:
             f" {exc.strerror}; point {DATA_PATH_VARIABLE} at a writable folder"
         ) from exc
     if not os.access(folder, os.W_OK | os.X_OK):
+        found = diagnose(folder)
+        why = found[1] if found is not None else "this user may not write to it"
         raise LakeError(
-            f"{DATA_PATH_VARIABLE}: the lake's data folder {folder} is not writable by this"
-            f" user; fix its permissions or point {DATA_PATH_VARIABLE} elsewhere"
+            f"{DATA_PATH_VARIABLE}: the lake's data folder {folder} is not writable ({why});"
+            f" make it writable (remount it read-write, or fix its permissions) or point"
+            f" {DATA_PATH_VARIABLE} elsewhere; nothing was written"
         )
 
 
-def _create_sqlite_catalog(path: Path) -> None:
+def _create_sqlite_catalog(settings: Settings) -> None:
     """Create the SQLite catalog file in WAL mode (kept in the file); DuckLake fills it.
 
     In SQLite's default rollback-journal mode a reader's open transaction holds a shared lock
@@ -168,10 +187,14 @@ def _create_sqlite_catalog(path: Path) -> None:
     extension's, and two in one process must not both hold the file (closing one drops the
     other's POSIX locks).
     """
+    path = settings.catalog_path
     try:
         with closing(sqlite3.connect(path, timeout=10)) as db:
             db.execute("PRAGMA journal_mode=WAL")
     except sqlite3.Error as exc:
+        storage = storage_problem(exc, settings, path=path, undone="nothing was written")
+        if storage is not None:
+            raise LakeError(storage) from None
         raise LakeError(
             f"{CATALOG_VARIABLE}: cannot open the SQLite catalog {path}: {exc}; nothing was written"
         ) from None
@@ -192,6 +215,11 @@ def _explain_attach_error(settings: Settings, exc: duckdb.Error) -> str:
             " Use the duckdb and duckdb-extension-ducklake versions of requirements.lock"
             " (or newer ones that know this catalog); nothing was written"
         )
+    if not settings.catalog_is_postgres and problem_kind(exc) is not None:
+        # the disk under the catalog refused (full, ulimit -f, read-only): not the setting
+        storage = storage_problem(exc, settings, undone="nothing was written")
+        if storage is not None:
+            return storage
     if settings.catalog_is_postgres:
         return (
             f"{CATALOG_VARIABLE}: cannot open the PostgreSQL catalog {where}: {message}. Check"
@@ -239,7 +267,7 @@ def attach(
             )
         settings.catalog_path.parent.mkdir(parents=True, exist_ok=True)
         if not read_only and not settings.catalog_path.exists():
-            _create_sqlite_catalog(settings.catalog_path)
+            _create_sqlite_catalog(settings)
     # The setting is authoritative, not the path the catalog was created with: a home that
     # was moved or restored elsewhere opens with its files where they now are.
     options = [f"DATA_PATH '{_lit(data_path)}'", "OVERRIDE_DATA_PATH true"]

@@ -19,6 +19,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
+from pathlib import Path
 from typing import TypeVar
 
 import duckdb
@@ -26,7 +27,8 @@ import pandas as pd
 import pyarrow as pa
 
 from hk_pipeline.config import DATA_PATH_VARIABLE
-from hk_pipeline.warehouse.lake import LakeError, redact
+from hk_pipeline.warehouse.catalog_locks import Culprit, lock_culprit
+from hk_pipeline.warehouse.lake import LAKE, LakeError, redact
 
 WAIT_VARIABLE = "HK_PIPELINE_WRITER_WAIT"
 DEFAULT_WAIT_SECONDS = 600.0
@@ -111,18 +113,43 @@ doubling the partition (seen on a PostgreSQL catalog). Updating the table's toke
 delete and an insert of that row, so two such writers always conflict and one retries."""
 
 
+def catalog_culprit(con: duckdb.DuckDBPyConnection) -> Culprit | None:
+    """Who holds the lock of the lake's SQLite catalog attached on ``con`` (catalog_locks);
+    None for a PostgreSQL catalog or when the holder cannot be told."""
+    # qualified with `system`: an unqualified name would be looked up in the lake first, and
+    # reading the lake needs the very catalog that is locked
+    row = con.execute(
+        "SELECT path FROM system.main.duckdb_databases() WHERE database_name = ?", [LAKE]
+    ).fetchone()
+    path = row[0] if row else None
+    if not isinstance(path, str) or not path.startswith("sqlite:"):
+        return None
+    return lock_culprit(Path(path.removeprefix("sqlite:")))
+
+
+def _lock_holder(last: str, locked_by: Callable[[], Culprit | None] | None) -> Culprit | None:
+    """Who holds a SQLite catalog's lock when ``last`` says "database is locked", if known and
+    not just another run (that one is the writer that commits first)."""
+    if "database is locked" not in last.lower() or locked_by is None:
+        return None
+    culprit = locked_by()
+    return None if culprit is None or culprit.pipeline else culprit
+
+
 def retry_on_conflict(
     attempt_once: Callable[[], T],
     *,
     what: str,
     undone: str,
     max_wait: float | None = None,
+    locked_by: Callable[[], Culprit | None] | None = None,
 ) -> T:
     """``attempt_once()``, again with backoff and jitter while another writer wins.
 
     ``attempt_once`` leaves nothing behind when it loses (a rolled-back transaction, or one
     of DuckLake's self-committing maintenance calls). ``what`` names the work in the wait
-    lines; ``undone`` says, in the final error, what the lost attempt left unchanged.
+    lines; ``undone`` says, in the final error, what the lost attempt left unchanged;
+    ``locked_by`` names who holds a locked SQLite catalog (``catalog_culprit``).
     """
     budget = wait_seconds() if max_wait is None else max_wait
     started = time.monotonic()
@@ -136,6 +163,13 @@ def retry_on_conflict(
                 raise
             waited = time.monotonic() - started
             last = str(exc).strip().splitlines()[-1]
+            holder = _lock_holder(last, locked_by) if waited >= budget else None
+            if holder is not None:
+                # what to do first: the line is cut at a few hundred characters
+                raise WriteConflict(
+                    f"{what}: gave up after {waited:.0f} s, {undone}; run it again, or raise"
+                    f" {WAIT_VARIABLE}. The lake's SQLite catalog stayed locked: {holder.text}"
+                ) from None
             if waited >= budget:
                 raise WriteConflict(
                     f"{what}: other writers kept committing first for {waited:.0f} s"
@@ -145,10 +179,13 @@ def retry_on_conflict(
             delay = min(MAX_BACKOFF_SECONDS, FIRST_BACKOFF_SECONDS * 2 ** min(attempt, 6))
             delay *= random.uniform(0.5, 1.5)
             if attempt == 1 or attempt % 5 == 0:
-                announce(
-                    f"{what}: another writer committed first ({last[:120]}); waited"
-                    f" {waited:.1f} s, retry {attempt} in {delay:.2f} s"
+                holder = _lock_holder(last, locked_by)
+                lost = (
+                    f"another writer committed first ({last[:120]})"
+                    if holder is None
+                    else f"the lake's SQLite catalog is locked: {holder.text}"
                 )
+                announce(f"{what}: {lost}; waited {waited:.1f} s, retry {attempt} in {delay:.2f} s")
             time.sleep(delay)
 
 
@@ -193,6 +230,7 @@ def write_transaction(
         what=f"writing {what}",
         undone="nothing of this write was committed",
         max_wait=max_wait,
+        locked_by=lambda: catalog_culprit(con),
     )
 
 

@@ -489,8 +489,14 @@ def test_a_master_arriving_later_closes_the_previous_version(tmp_path: Path) -> 
         if not line.startswith("00002,")
     ]
     (root / "securities/2025-11-21.csv").write_text("".join(new_master), encoding="utf-8")
-    for name in ("quotes/2025-11-21_midday.csv", "index_levels/2025-11-21_midday.csv"):
-        shutil.copyfile(FIXTURE / name, root / name)
+    name = "index_levels/2025-11-21_midday.csv"
+    shutil.copyfile(FIXTURE / name, root / name)
+    # no quote for CLP either: a quote of a share the master in force does not list is
+    # quarantined (issue 13, item 3), which one row in 12 would take over the threshold
+    quotes = (FIXTURE / "quotes/2025-11-21_midday.csv").read_text("utf-8").splitlines(True)
+    (root / "quotes/2025-11-21_midday.csv").write_text(
+        "".join(line for line in quotes if not line.startswith("00002,")), encoding="utf-8"
+    )
     code, _, err = run(home, DAYS[1], "midday")
     assert code == 0, err
 

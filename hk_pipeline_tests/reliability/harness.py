@@ -16,9 +16,11 @@ the catalog tracks must always exist; orphans are harmless and the upkeep remove
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -284,3 +286,81 @@ def check_files_after_upkeep(where: Where) -> list[str]:
     if files.tracked != files.live or files.scheduled:
         problems.append("the catalog still tracks expired files after a 0-day retention upkeep")
     return problems
+
+
+# --- storage that refuses writes: a private mount namespace for one command -----------------
+#
+# A full disk and a read-only home are modelled with real mounts (a small tmpfs, a read-only
+# bind mount) in a mount namespace of the command's own (``unshare --mount``): they give the
+# kernel's own errors (ENOSPC, EROFS), hold for root too (CI runs as root: chmod stops nobody
+# there) and vanish with the command. Needs root or CAP_SYS_ADMIN, as CI has.
+
+
+UNSHARE = ("unshare", "--mount", "--propagation", "private", "sh", "-c")
+SETUP_FAILED = 99
+"""Exit code of :func:`run_cli_mounted` when a setup line failed (the command did not run)."""
+
+
+def mounts_available() -> str | None:
+    """None when ``unshare --mount`` and ``mount`` work here; else why not."""
+    if shutil.which("unshare") is None:
+        return "no unshare command"
+    with tempfile.TemporaryDirectory() as folder:
+        probe = subprocess.run(
+            [*UNSHARE, 'mount -t tmpfs -o size=4096 tmpfs "$0"', folder],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    if probe.returncode != 0:
+        return probe.stderr.strip() or f"unshare exited {probe.returncode}"
+    return None
+
+
+def read_only_mount(path: Path) -> list[str]:
+    """Shell lines making ``path`` (a folder or a file) read-only, for root as well."""
+    q = shlex.quote(str(path))
+    return [f"mount --bind {q} {q}", f"mount -o remount,bind,ro {q}"]
+
+
+def full_tmpfs(path: Path, size: int = 4096) -> list[str]:
+    """Shell lines mounting a tmpfs of ``size`` bytes on ``path``, then filling it up."""
+    q = shlex.quote(str(path))
+    return [
+        f"mkdir -p {q}",
+        f"mount -t tmpfs -o size={size} tmpfs {q}",
+        f"cat /dev/zero > {q}/.fill 2>/dev/null || true",
+    ]
+
+
+def run_cli_mounted(
+    home: Path,
+    *argv: str,
+    setup: list[str],
+    after: list[str] | None = None,
+    env: dict[str, str] | None = None,
+    preexec_fn: Callable[[], None] | None = None,
+    timeout: float = 300,
+) -> subprocess.CompletedProcess[str]:
+    """:func:`run_cli` in a private mount namespace: the shell lines ``setup`` run first (if
+    one fails, nothing else runs: exit SETUP_FAILED), then the command, then ``after``
+    (whatever the command did: e.g. copying out what a tmpfs holds before the namespace, and
+    the tmpfs, go). Returns the command's exit code."""
+    script = "\n".join(
+        [
+            *(f"{{ {line}; }} || exit {SETUP_FAILED}" for line in setup),
+            '"$@"',
+            "rc=$?",
+            *(after or []),
+            "exit $rc",
+        ]
+    )
+    return subprocess.run(
+        [*UNSHARE, script, "sh", HK_PIPELINE, *argv],
+        env=child_env(home, **(env or {})),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        preexec_fn=preexec_fn,
+        check=False,
+    )

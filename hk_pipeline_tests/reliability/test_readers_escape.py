@@ -5,11 +5,20 @@ sql`` (which also confines file access to the lake's data path and runs queries 
 plain DuckDB client that loads DuckLake itself. None of them may change the lake: the tables
 refuse writes, and the files under the data path are the same before and after.
 (hk_pipeline_tests/analysts/test_readers.py covers the formats, the shell and time travel.)
+
+The sandbox of ``hk-pipeline sql`` holds by any path: PRAGMAs only by name from the read-only
+list (``PRAGMA import_database`` would run a folder's SQL files, here a COPY into the data
+path), table functions only from an allow-list (``query()`` would run SQL built from strings,
+``lake.merge_adjacent_files()`` would write), file access to the data path and nothing else (no
+temporary folder: DuckDB would add its own to the allowed ones), and a statement stops at
+HK_PIPELINE_SQL_TIMEOUT or HK_PIPELINE_SQL_MEMORY_LIMIT with a line naming the variable.
 """
 
 from __future__ import annotations
 
+import io
 import os
+import time
 from datetime import date
 from pathlib import Path
 
@@ -330,4 +339,274 @@ def test_http_errors_redact_credentials(tally) -> None:
         assert SECRET not in str(info.value) and "pn=1" in str(info.value)
     client.close()
     t.trials += 1
+    t.survived += 1
+
+
+# --- the sandbox of `hk-pipeline sql`: PRAGMAs, table functions, spill files, limits ---------
+
+
+def _import_folder(lake: Path) -> Path:
+    """A folder inside the data path as EXPORT DATABASE writes one, whose schema.sql would
+    write a file into the data path: what PRAGMA import_database / IMPORT DATABASE run."""
+    folder = lake / "export"
+    folder.mkdir()
+    (folder / "schema.sql").write_text(
+        f"COPY (SELECT 42 AS x) TO '{lake / 'written.csv'}';\n", encoding="utf-8"
+    )
+    (folder / "load.sql").write_text("", encoding="utf-8")
+    return folder
+
+
+WRITE_PRAGMAS = [
+    "PRAGMA import_database('{folder}')",
+    "IMPORT DATABASE '{folder}'",
+    "EXPLAIN PRAGMA import_database('{folder}')",
+    "pragma /* hidden */ Import_Database('{folder}')",
+    "SELECT 1; PRAGMA import_database('{folder}')",
+    "PRAGMA copy_database('lake', 'memory')",
+    "PRAGMA force_checkpoint",
+    "PRAGMA enable_checkpoint_on_shutdown",
+    "PRAGMA enable_profiling = 'json'",
+    "PRAGMA profiling_output = '{folder}/profile.json'",
+    "PRAGMA threads = 8",
+    "PRAGMA memory_limit = '100GB'",
+    "PRAGMA add_parquet_key('k', '0123456789112345')",
+    "PRAGMA json_execute_serialized_sql('{{}}')",
+]
+
+
+def test_cli_sql_refuses_pragmas_that_run_files_or_write(sql_env: Path, capsys, tally) -> None:
+    """Only read-only PRAGMAs, by name: import_database (which runs a folder's SQL files,
+    here a COPY into the data path) and every PRAGMA that writes or sets something are
+    refused before DuckDB expands them."""
+    t = tally(AREA)
+    folder = _import_folder(sql_env / "lake")
+    before = _files(sql_env)
+    for template in WRITE_PRAGMAS:
+        sql = template.format(folder=folder)
+        t.cases += 1
+        code, out, err = _sql(capsys, sql)
+        assert code == 2, (sql, out)
+        errors = error_lines(err)
+        assert len(errors) == 1 and "Traceback" not in err, (sql, err)
+        name = "IMPORT DATABASE" if sql.startswith("IMPORT") else "PRAGMA "
+        assert "is not allowed" in errors[0] and name in errors[0], (sql, errors[0])
+    assert not (sql_env / "lake" / "written.csv").exists()
+    assert _files(sql_env) == before
+    t.trials += 1
+    t.survived += 1
+
+
+READ_PRAGMAS = [
+    ("PRAGMA version", "v1."),
+    ("PRAGMA platform", "linux"),
+    ("PRAGMA user_agent", "duckdb"),
+    ("PRAGMA database_list", "lake"),
+    ("PRAGMA show_databases", "lake"),
+    ("PRAGMA database_size", "lake"),
+    ("PRAGMA table_info('raw.quotes')", "symbol"),
+    ("PRAGMA show_tables", ""),
+    ("PRAGMA show_tables_expanded", ""),
+    ("PRAGMA storage_info('raw.quotes')", ""),
+    ("PRAGMA metadata_info", ""),
+    ("PRAGMA functions", "md5"),
+    ("PRAGMA collations", "nocase"),
+]
+
+
+def test_cli_sql_read_only_pragmas_still_answer(sql_env: Path, capsys, tally) -> None:
+    t = tally(AREA)
+    for sql, expected in READ_PRAGMAS:
+        t.cases += 1
+        code, out, err = _sql(capsys, sql)
+        assert code == 0, (sql, err)
+        assert expected in out, (sql, out[:300])
+    t.trials += 1
+    t.survived += 1
+
+
+CALLS_REFUSED = [
+    # SQL from a string would pass every check on the text
+    ("SELECT * FROM query('SELECT * FROM ducklake_' || 'cleanup_old_files(''lake'')')", "query"),
+    ("SELECT * FROM query_table('raw.quotes')", "query_table"),
+    (
+        "SELECT * FROM json_execute_serialized_sql(json_serialize_sql('SELECT 1'))",
+        "json_execute_serialized_sql",
+    ),
+    # writes: DuckLake's maintenance as a catalog function, quoted, commented
+    ("SELECT * FROM lake.merge_adjacent_files()", "merge_adjacent_files"),
+    ("SELECT * FROM \"ducklake_cleanup_old_files\"/**/('lake', cleanup_all => true)", ""),
+    ("SELECT * FROM lake.set_option('data_inlining_row_limit', 0)", "set_option"),
+    ("SELECT * FROM checkpoint()", "checkpoint"),
+    ("SELECT * FROM force_checkpoint()", "force_checkpoint"),
+    ("SELECT * FROM enable_logging()", "enable_logging"),
+    ("SELECT * FROM truncate_duckdb_logs()", "truncate_duckdb_logs"),
+    # files read past the sandbox, secrets
+    ("SELECT * FROM sqlite_query('{home}/catalog.sqlite', 'SELECT 1')", "sqlite_query"),
+    ("SELECT * FROM read_duckdb('{home}/x.duckdb')", "read_duckdb"),
+    ("SELECT * FROM duckdb_secrets()", "duckdb_secrets"),
+]
+
+
+def test_cli_sql_refuses_table_functions_that_write_or_run_sql(
+    sql_env: Path, capsys, tally
+) -> None:
+    """Table functions by an allow-list: those that write, run SQL built from strings or read
+    past the sandbox are refused by name, however the name is written."""
+    t = tally(AREA)
+    before = _files(sql_env)
+    for template, name in CALLS_REFUSED:
+        sql = template.format(home=sql_env)
+        t.cases += 1
+        code, out, err = _sql(capsys, sql)
+        assert code == 2, (sql, out)
+        assert "Traceback" not in err and "is not allowed here" in err, (sql, err)
+        assert f"{name or 'ducklake_cleanup_old_files'}()" in err, (sql, err)
+    assert _files(sql_env) == before
+    # the lake's own history and its files under the data path still read
+    parquet = next((sql_env / "lake" / "raw" / "quotes").rglob("*.parquet"))
+    for sql in (
+        "SELECT count(*) > 0 AS ok FROM lake.snapshots()",
+        "SELECT count(*) > 0 AS ok FROM ducklake_snapshots('lake')",
+        f"SELECT count(*) > 0 AS ok FROM read_parquet('{parquet}')",
+        "SELECT count(*) = 3 AS ok FROM range(3) t(i), unnest([1]) u(j)",
+    ):
+        t.cases += 1
+        code, out, err = _sql(capsys, sql)
+        assert code == 0 and out.splitlines() == ["ok", "True"], (sql, out, err)
+    t.trials += 1
+    t.survived += 1
+
+
+def test_sandbox_reaches_the_data_path_only(
+    lake_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tally
+) -> None:
+    """The sandbox may read and write the data path and nothing else (but the catalog's own
+    files, which DuckDB allows by itself): no temporary folder, as DuckDB would add its own to
+    the allowed folders. TMPDIR, the home and the folder above the data path are out of
+    reach."""
+    t = tally(AREA)
+    settings = Settings(home=lake_home)
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    (tmp / "note.txt").write_text("private", encoding="utf-8")
+    monkeypatch.setenv("TMPDIR", str(tmp))
+    con = open_reader(settings, sandbox=True)
+    try:
+        folders, paths, spill = con.execute(
+            "SELECT current_setting('allowed_directories'), current_setting('allowed_paths'),"
+            " current_setting('temp_directory')"
+        ).fetchone()
+        assert list(folders) == [settings.lake_data_path] and spill == ""
+        # DuckDB itself allows the attached catalog's files when external access goes off
+        catalog = str(settings.catalog_path)
+        assert all(p.removeprefix(f"{Path.cwd()}/sqlite:").startswith(catalog) for p in paths)
+        for sql in (
+            f"SELECT * FROM glob('{tmp}/*')",
+            f"SELECT * FROM read_text('{tmp / 'note.txt'}')",
+            f"SELECT * FROM glob('{lake_home}/*')",
+            f"SELECT * FROM read_text('{lake_home / 'lake'}/../dagster/dagster.yaml')",
+        ):
+            t.cases += 1
+            with pytest.raises(duckdb.PermissionException):
+                con.execute(sql).fetchall()
+    finally:
+        con.close()
+    t.trials += 1
+    t.survived += 1
+
+
+RUNAWAY = "SELECT count(*) FROM range(100000000) a, range(1000) b"
+HUNGRY = "SELECT length(string_agg(md5(i::VARCHAR), ',')) FROM range(3000000) t(i)"
+
+
+def test_cli_sql_timeout_stops_a_runaway_query(
+    sql_env: Path, capsys, monkeypatch: pytest.MonkeyPatch, tally
+) -> None:
+    """HK_PIPELINE_SQL_TIMEOUT interrupts the statement (DuckDB has no timeout of its own);
+    in the shell the next statement runs as usual on the same connection."""
+    t = tally(AREA)
+    monkeypatch.setenv("HK_PIPELINE_SQL_TIMEOUT", "1")
+    started = time.monotonic()
+    code, out, err = _sql(capsys, RUNAWAY)
+    elapsed = time.monotonic() - started
+    t.cases += 1
+    assert code == 2 and elapsed < 10, (code, elapsed, out)
+    errors = error_lines(err)
+    assert len(errors) == 1 and "Traceback" not in err, err
+    assert "longer than HK_PIPELINE_SQL_TIMEOUT=1 s" in errors[0], errors[0]
+    monkeypatch.setattr("sys.stdin", io.StringIO(f"{RUNAWAY};\nSELECT 42 AS answer;\n.quit\n"))
+    t.cases += 1
+    code = cli.main(["sql", "--format", "csv"])
+    out, err = capsys.readouterr()
+    assert code == 0 and "HK_PIPELINE_SQL_TIMEOUT=1 s" in err, err
+    assert out.splitlines() == ["answer", "42"], out
+    t.trials += 1
+    t.survived += 1
+
+
+def test_cli_sql_memory_limit_stops_a_hungry_query(
+    sql_env: Path, capsys, monkeypatch: pytest.MonkeyPatch, tally
+) -> None:
+    """HK_PIPELINE_SQL_MEMORY_LIMIT caps the statement (string_agg cannot spill); a query
+    within it answers; the pipeline's own connections keep HK_PIPELINE_DUCKDB_MEMORY_LIMIT."""
+    t = tally(AREA)
+    monkeypatch.setenv("HK_PIPELINE_SQL_MEMORY_LIMIT", "50MB")
+    t.cases += 1
+    code, out, err = _sql(capsys, HUNGRY)
+    assert code == 2, out
+    errors = error_lines(err)
+    assert len(errors) == 1 and "Traceback" not in err, err
+    assert "more memory than HK_PIPELINE_SQL_MEMORY_LIMIT=50MB" in errors[0], errors[0]
+    t.cases += 1
+    code, out, err = _sql(capsys, "SELECT current_setting('memory_limit') AS m")
+    assert code == 0 and out.splitlines()[1] == "47.6 MiB", (out, err)
+    writer = write_home(sql_env)
+    try:
+        assert writer.execute("SELECT current_setting('memory_limit')").fetchone()[0] != "47.6 MiB"
+    finally:
+        writer.close()
+    t.trials += 1
+    t.survived += 1
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("HK_PIPELINE_SQL_TIMEOUT", "soon"),
+        ("HK_PIPELINE_SQL_TIMEOUT", "-5"),
+        ("HK_PIPELINE_SQL_TIMEOUT", "nan"),
+        ("HK_PIPELINE_SQL_MEMORY_LIMIT", "lots"),
+        ("HK_PIPELINE_SQL_MEMORY_LIMIT", "2"),
+        ("HK_PIPELINE_SQL_MEMORY_LIMIT", "0GB"),
+    ],
+)
+def test_cli_sql_limits_must_make_sense(
+    variable: str, value: str, sql_env: Path, capsys, monkeypatch: pytest.MonkeyPatch, tally
+) -> None:
+    t = tally(AREA)
+    monkeypatch.setenv(variable, value)
+    code, out, err = _sql(capsys, "SELECT 1")
+    t.trials += 1
+    t.cases += 1
+    assert code == 2 and not out, out
+    errors = error_lines(err)
+    assert len(errors) == 1 and f"{variable}={value!r}" in errors[0], err
+    t.survived += 1
+
+
+def test_cli_sql_shell_has_no_read_command(
+    sql_env: Path, capsys, monkeypatch: pytest.MonkeyPatch, tally
+) -> None:
+    """DuckDB's own shell runs ``.read file``; this one has no such command: the line is SQL."""
+    t = tally(AREA)
+    script = sql_env / "lake" / "script.sql"
+    script.write_text(f"COPY (SELECT 1) TO '{sql_env / 'lake' / 'x.csv'}';\n", encoding="utf-8")
+    monkeypatch.setattr("sys.stdin", io.StringIO(f".read {script};\n.quit\n"))
+    code = cli.main(["sql", "--format", "csv"])
+    _, err = capsys.readouterr()
+    t.trials += 1
+    t.cases += 1
+    assert code == 0 and error_lines(err), err
+    assert not (sql_env / "lake" / "x.csv").exists()
     t.survived += 1
