@@ -1,10 +1,11 @@
 # Two commands for a newcomer: `make run` and `make test`. Both install from requirements.lock.
+# Contributors iterate with `make test-fast`.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install run test lint lock ui
+.PHONY: install run test test-fast lint lock ui
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +24,14 @@ run: install
 ## browser test, hk_pipeline_tests/ui) and the linter.
 test: install
 	$(BIN)/pytest -q -n 2 --dist worksteal -p no:cacheprovider
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+## The contributors' inner loop: the tests marked `fast` (pyproject.toml's markers; unit tests
+## and one end-to-end snapshot, the README's main job) and the linter.
+## CI and `make test` still run everything.
+test-fast: install
+	$(BIN)/pytest -q -m fast -n 2 -p no:cacheprovider
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 

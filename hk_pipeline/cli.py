@@ -10,6 +10,7 @@ import argparse
 import errno
 import fcntl
 import ipaddress
+import math
 import os
 import shutil
 import signal
@@ -20,8 +21,9 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 from hk_pipeline import calendar
 from hk_pipeline.cli_guard import GuardError, guarded, root_message
@@ -204,6 +206,63 @@ def _execute(
     return result.run_id
 
 
+# A wait is announced when it starts and then every this many seconds, with the time so far.
+WAIT_NOTICE_SECONDS = 10.0
+_POLL_SECONDS = 0.1
+
+
+def _flock_holders(path: Path) -> list[str]:
+    """The processes holding a flock on ``path`` (``/proc/locks``, Linux), e.g. ``pid 42:
+    hk-pipeline run ...``; empty where the kernel does not say."""
+    from hk_pipeline.warehouse.catalog_locks import process_name
+
+    try:
+        st = os.stat(path)
+        text = Path("/proc/locks").read_text()
+    except OSError:  # no /proc (macOS), or the file went away: the line stays general
+        return []
+    where = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+    pids = []
+    for line in text.splitlines():
+        fields = line.split()
+        # "1: FLOCK  ADVISORY  WRITE 4242 08:02:131 0 EOF"; waiters have a "->" field
+        if len(fields) >= 6 and "->" not in fields and fields[1] == "FLOCK" and fields[5] == where:
+            pids.append(int(fields[4]))
+    return [process_name(pid) for pid in sorted(set(pids)) if pid != os.getpid()]
+
+
+def wait_for_flock(handle: IO[bytes], path: Path, what: str) -> None:
+    """Take an exclusive flock on ``handle``, saying on stderr what it waits for and how long.
+
+    Uncontended it is taken at once, silently. Held by another process, the wait is announced
+    with the holder (when the kernel names it), then every WAIT_NOTICE_SECONDS with the time
+    so far, and once more when it is taken: a command that seems to hang says why.
+    """
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return
+    except BlockingIOError:
+        pass
+    from hk_pipeline.warehouse.tx import announce
+
+    holders = _flock_holders(path)
+    held_by = f" held by {'; '.join(holders)}" if holders else " held by another process"
+    announce(f"waiting for {what} ({path},{held_by}); it is released when that one is done")
+    started = time.monotonic()
+    notice_at = started + WAIT_NOTICE_SECONDS
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            now = time.monotonic()
+            if now >= notice_at:
+                announce(f"still waiting for {what}: {now - started:.0f} s so far")
+                notice_at = now + WAIT_NOTICE_SECONDS
+            time.sleep(_POLL_SECONDS)
+    announce(f"got {what} after waiting {time.monotonic() - started:.1f} s")
+
+
 @contextmanager
 def _open_instance(settings: Settings) -> Iterator[dg.DagsterInstance]:
     """The Dagster instance of the home. Opening it creates Dagster's SQLite storage on first
@@ -213,7 +272,7 @@ def _open_instance(settings: Settings) -> Iterator[dg.DagsterInstance]:
 
     lock = settings.dagster_home / ".open.lock"
     with open(lock, "a+b") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+        wait_for_flock(handle, lock, "the Dagster instance's lock")
         try:
             instance = dg.DagsterInstance.get()
         finally:
@@ -381,6 +440,54 @@ def _run_sql(con, sql: str, limits) -> tuple[list[str], list[tuple]] | None:
     return last
 
 
+def _decimals(magnitude: float) -> int:
+    """Decimals shown in a table for a number of this size: 2 from 1,000 up (HKD amounts,
+    index points), 4 from 1 (prices, percents), else 6 significant ones (basis points, ratios)."""
+    if magnitude >= 1000:
+        return 2
+    if magnitude >= 1 or magnitude == 0:
+        return 4
+    # 0.0014353190458393783 -> 0.00143532: the first significant digit and five more
+    return 5 - math.floor(math.log10(magnitude))
+
+
+def table_cell(value: object) -> str:
+    """One value as ``hk-pipeline sql`` shows it in a table: for reading, not for copying.
+
+    Floats and decimals are rounded by magnitude (``-615.5499999999993`` shows as
+    ``-615.55``; trailing zeros dropped), instants are shown in Hong Kong time to the second
+    (the lake keeps UTC; the market's day is Hong Kong's). ``--format csv|json`` keep every
+    digit: :func:`exported_value`.
+    """
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool | int):
+        return str(value)
+    if isinstance(value, float | Decimal):
+        number = float(value)
+        if not math.isfinite(number):
+            return str(value)
+        text = f"{number:.{_decimals(abs(number))}f}"
+        if "." in text:
+            text = text.rstrip("0").rstrip(".")
+        return "0" if text == "-0" else text
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(calendar.TZ).replace(microsecond=0).isoformat(sep=" ")
+    return str(value)
+
+
+def exported_value(value: object) -> object:
+    """One value for CSV and JSON: full precision; an instant as ISO 8601 in Hong Kong time
+    with its offset (``2025-11-21T12:00:03.120000+08:00``), the same instant the lake holds."""
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(calendar.TZ)
+        return value.isoformat()
+    if isinstance(value, date | Decimal):
+        return str(value)
+    return value
+
+
 def _print_result(result: tuple[list[str], list[tuple]] | None, fmt: str, max_rows: int) -> None:
     if result is None:
         return
@@ -390,19 +497,27 @@ def _print_result(result: tuple[list[str], list[tuple]] | None, fmt: str, max_ro
 
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(columns)
-        writer.writerows(rows)
+        # repr of a float is its shortest exact form: csv writes floats with repr
+        writer.writerows([exported_value(v) for v in row] for row in rows)
     elif fmt == "json":
         import json
 
-        records = [dict(zip(columns, row, strict=True)) for row in rows]
+        records = [
+            {c: exported_value(v) for c, v in zip(columns, row, strict=True)} for row in rows
+        ]
         print(json.dumps(records, default=str, ensure_ascii=False, indent=1))
     else:
         from rich.console import Console
         from rich.table import Table
 
         table = Table(*columns, show_lines=False)
+        # numbers right-aligned, so that their decimal points line up within a column
+        for i, _ in enumerate(columns):
+            kinds = {type(row[i]) for row in rows[:max_rows] if row[i] is not None}
+            if kinds and all(issubclass(k, int | float | Decimal) for k in kinds):
+                table.columns[i].justify = "right"
         for row in rows[:max_rows]:
-            table.add_row(*("NULL" if v is None else str(v) for v in row))
+            table.add_row(*(table_cell(v) for v in row))
         width = shutil.get_terminal_size().columns if sys.stdout.isatty() else 400
         console = Console(width=width)
         console.print(table)
@@ -411,13 +526,25 @@ def _print_result(result: tuple[list[str], list[tuple]] | None, fmt: str, max_ro
         console.print(f"{len(rows)} row(s){tail}")
 
 
+SHELL_HELP = """\
+Statements end with ';' and may span lines; only queries run (SELECT, WITH, FROM, DESCRIBE,
+SHOW, SUMMARIZE, EXPLAIN). The analysts' views are in schema views (docs/catalogue.md).
+  .tables          the analysts' views, with what each holds
+  .help            this text
+  .quit, .exit     leave (so does Ctrl-D); Ctrl-C drops the statement being typed
+Tables round numbers and show times in Hong Kong time; --format csv or json keeps every digit."""
+
+
 def _shell(con, fmt: str, max_rows: int, limits) -> int:
     """A small REPL: statements end with ';', `.quit` leaves, errors never end it."""
     interactive = sys.stdin.isatty()
     if interactive:
         import readline  # noqa: F401  (line editing and history for input())
 
-        print("hk-pipeline sql: read-only; end statements with ';', .tables lists, .quit leaves")
+        print(
+            "hk-pipeline sql: read-only; end statements with ';', .tables lists, .help helps,"
+            " .quit leaves"
+        )
     buffer: list[str] = []
     while True:
         try:
@@ -436,6 +563,19 @@ def _shell(con, fmt: str, max_rows: int, limits) -> int:
                 "SELECT schema_name || '.' || view_name AS name, comment FROM duckdb_views()"
                 " WHERE NOT internal ORDER BY 1;"
             )
+        elif not buffer and stripped.startswith("."):
+            # answered at once: a dot command never waits for a ';' (DuckDB's shell has more of
+            # them, e.g. .read; this one has only these, and anything else is refused as such)
+            name = stripped.split()[0]
+            if name == ".help":
+                print(SHELL_HELP, flush=True)
+            else:
+                print(
+                    f"error: {name} is not a command of this shell; .help lists them",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            continue
         if not stripped and not buffer:
             continue
         buffer.append(stripped)
@@ -526,7 +666,7 @@ def is_loopback(host: str) -> bool:
 def require_free_port(host: str, port: int) -> None:
     """CliError (exit 1) naming the port and ``--port`` unless ``host:port`` can be listened on.
 
-    Checked before anything starts: `dagster dev` starts the daemon first, and when the
+    Checked before anything starts: `dg dev` starts the daemon first, and when the
     webserver then fails to bind, that daemon stayed running on the home. SO_REUSEADDR as the
     webserver sets it, so a port with connections in TIME_WAIT counts as free.
     """
@@ -582,39 +722,68 @@ def cmd_ui(args: argparse.Namespace, settings: Settings) -> int:
             flush=True,
         )
     require_free_port(args.host, args.port)
-    exe = Path(sys.executable).with_name("dagster")
-    dagster = str(exe) if exe.exists() else shutil.which("dagster")
-    if dagster is None:
-        raise CliError("the dagster command is not installed in this environment")
+    # `dg dev` (package dagster-dg-cli), the command Dagster recommends: `dagster dev` prints
+    # a deprecation warning pointing to it. Given the workspace file, `dg dev` starts the
+    # same webserver and daemon as `dagster dev` did, on this project's code location, and
+    # needs no dg project layout ([tool.dg]) nor a uv-managed environment.
+    exe = Path(sys.executable).with_name("dg")
+    dg_command = str(exe) if exe.exists() else shutil.which("dg")
+    if dg_command is None:
+        raise CliError(
+            "the dg command (package dagster-dg-cli) is not installed in this environment:"
+            " run `make install`"
+        )
     os.chdir(PROJECT_DIR)
-    argv = [dagster, "dev", "-w", str(WORKSPACE_YAML), "-h", args.host, "-p", str(args.port)]
+    argv = [dg_command, "dev", "-w", str(WORKSPACE_YAML), "-h", args.host, "-p", str(args.port)]
     # flushed: os.execv replaces the process, and a buffered line would be lost
     print(
         f"Dagster UI on http://{args.host}:{args.port} (DAGSTER_HOME={settings.dagster_home})",
         flush=True,
     )
     # An ignored SIGINT survives exec (a shell script's `hk-pipeline ui &` has one), and
-    # `dagster dev` maps SIGTERM onto SIGINT's handler: it would then ignore SIGTERM too and
-    # could only be killed. With the default dispositions it stops its webserver and daemon.
+    # `dg dev` maps SIGTERM onto SIGINT's handler: it would then ignore SIGTERM too and could
+    # only be killed. With the default dispositions it stops its webserver and daemon.
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    os.execv(dagster, argv)
+    os.execv(dg_command, argv)
     return 0  # not reached
+
+
+def _global_options(default: object) -> argparse.ArgumentParser:
+    """The options every command takes, as a parent parser.
+
+    They are accepted before the command (``hk-pipeline --source landing run ...``) and after
+    it (``hk-pipeline run --source landing ...``, the form people type). The top-level copy
+    carries the real default; each subcommand's copy defaults to SUPPRESS, so a subcommand that
+    was not given the option leaves the top-level value alone, and one given after the command
+    wins over one given before it.
+    """
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--source", choices=SOURCES, default=default, help="override HK_PIPELINE_SOURCE"
+    )
+    return common
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="hk-pipeline", description="Hong Kong market warehouse (Dagster + DuckLake)."
+        prog="hk-pipeline",
+        description="Hong Kong market warehouse (Dagster + DuckLake).",
+        parents=[_global_options(None)],
     )
-    parser.add_argument("--source", choices=SOURCES, help="override HK_PIPELINE_SOURCE")
+    common = _global_options(argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    run = sub.add_parser("run", help="materialise every asset of one (date, snapshot)")
+    run = sub.add_parser(
+        "run", parents=[common], help="materialise every asset of one (date, snapshot)"
+    )
     run.add_argument("--date", required=True, help="trading day, YYYY-MM-DD")
     run.add_argument("--snapshot", required=True, choices=calendar.SNAPSHOTS)
     run.set_defaults(func=cmd_run)
 
-    backfill = sub.add_parser("backfill", help="run every trading day in a range, in order")
+    backfill = sub.add_parser(
+        "backfill", parents=[common], help="run every trading day in a range, in order"
+    )
     backfill.add_argument("--start", required=True, help="first day, YYYY-MM-DD")
     backfill.add_argument("--end", required=True, help="last day, YYYY-MM-DD (inclusive)")
     backfill.add_argument("--snapshot", choices=calendar.SNAPSHOTS, help="default: both")
@@ -626,12 +795,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     backfill.set_defaults(func=cmd_backfill)
 
-    report = sub.add_parser("report", help="print the Markdown review from the warehouse")
+    report = sub.add_parser(
+        "report", parents=[common], help="print the Markdown review from the warehouse"
+    )
     report.add_argument("--date", required=True, help="trading day, YYYY-MM-DD")
     report.add_argument("--snapshot", required=True, choices=calendar.SNAPSHOTS)
     report.set_defaults(func=cmd_report)
 
-    sql = sub.add_parser("sql", help="query the lake read-only; without a query, a shell")
+    sql = sub.add_parser(
+        "sql", parents=[common], help="query the lake read-only; without a query, a shell"
+    )
     sql.add_argument("query", nargs="?", help='e.g. "FROM views.latest_index_moves"')
     sql.add_argument(
         "--at-version", type=int, help="read the lake as of this snapshot id (time travel)"
@@ -646,7 +819,9 @@ def build_parser() -> argparse.ArgumentParser:
     sql.set_defaults(func=cmd_sql)
 
     mig = sub.add_parser(
-        "migrate", help="copy an earlier version's warehouse.duckdb into the lake (left as is)"
+        "migrate",
+        parents=[common],
+        help="copy an earlier version's warehouse.duckdb into the lake (left as is)",
     )
     mig.add_argument(
         "--from",
@@ -656,7 +831,9 @@ def build_parser() -> argparse.ArgumentParser:
     mig.set_defaults(func=cmd_migrate)
 
     upk = sub.add_parser(
-        "upkeep", help="compact small files, expire old snapshots, remove unreferenced files"
+        "upkeep",
+        parents=[common],
+        help="compact small files, expire old snapshots, remove unreferenced files",
     )
     upk.add_argument(
         "--retention-days",
@@ -669,12 +846,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     rec = sub.add_parser(
         "record",
+        parents=[common],
         help="keep today's live answers of one snapshot for HK_PIPELINE_SOURCE=replay",
     )
     rec.add_argument("--snapshot", required=True, choices=calendar.SNAPSHOTS)
     rec.set_defaults(func=cmd_record)
 
-    ui = sub.add_parser("ui", help="start the Dagster UI (and daemon) on this project")
+    ui = sub.add_parser(
+        "ui", parents=[common], help="start the Dagster UI (and daemon) on this project"
+    )
     ui.add_argument(
         "--host",
         default="127.0.0.1",

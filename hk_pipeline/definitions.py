@@ -1,6 +1,6 @@
 """The project's Definitions: every asset, check, job, schedule, sensor and resource.
 
-Loaded by ``workspace.yaml`` (``dagster dev``, ``dagster definitions validate``) and by the
+Loaded by ``workspace.yaml`` (``dg dev``, ``dagster definitions validate``) and by the
 CLI. Execution is in-process: the default multiprocess executor would start a process per
 step (~1 s each) and a snapshot's assets share one lake connection.
 """

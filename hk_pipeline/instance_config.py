@@ -8,7 +8,7 @@ uses only keys from Dagster's documented instance configuration.
   (``history/runs.db``, ``history/runs/``, ``schedules/``): the same files the project's earlier
   event log wrote, so a home keeps its run history.
 - ``HK_PIPELINE_DAGSTER_POSTGRES_URL`` set: runs, event log and schedules in PostgreSQL through
-  dagster-postgres, for the CLI, ``dagster dev`` (the UI) and the daemon alike. The file names
+  dagster-postgres, for the CLI, ``dg dev`` (the UI) and the daemon alike. The file names
   the variable (``postgres_url: {env: ...}``), never its value: the URL may carry a password,
   and Dagster reads the variable in each of its processes, which inherit it from the CLI.
 

@@ -10,6 +10,9 @@ import pytest
 
 from hk_pipeline import calendar as cal
 
+# in `make test-fast`, the contributors' inner loop (pyproject.toml's markers)
+pytestmark = pytest.mark.fast
+
 HSI_CSV = Path(__file__).parent / "fixtures" / "reference" / "hsi_daily_yahoo.csv"
 
 

@@ -23,6 +23,7 @@ def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
     return code, err
 
 
+@pytest.mark.fast
 def test_holiday_names_the_next_trading_day(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, err = _run(capsys, "run", "--date", "2025-12-25", "--snapshot", "midday")
     assert code == 2
@@ -33,6 +34,7 @@ def test_holiday_names_the_next_trading_day(home: Path, capsys: pytest.CaptureFi
     assert "Traceback" not in err
 
 
+@pytest.mark.fast
 def test_weekend_and_closure(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, err = _run(capsys, "run", "--date", "2025-11-22", "--snapshot", "close")
     assert code == 2 and "Saturday" in err and "2025-11-24" in err
@@ -40,6 +42,7 @@ def test_weekend_and_closure(home: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert code == 2 and "2023-09-08" in err and "2023-09-11" in err
 
 
+@pytest.mark.fast
 def test_malformed_and_out_of_range_dates(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, err = _run(capsys, "run", "--date", "2025-13-01", "--snapshot", "midday")
     assert code == 2 and "'2025-13-01' is not a date" in err and len(err.strip().splitlines()) == 1
@@ -47,11 +50,13 @@ def test_malformed_and_out_of_range_dates(home: Path, capsys: pytest.CaptureFixt
     assert code == 2 and "before the first partition, 2023-07-03" in err
 
 
+@pytest.mark.fast
 def test_backfill_without_trading_days(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, err = _run(capsys, "backfill", "--start", "2025-12-25", "--end", "2025-12-26")
     assert code == 2 and "no trading day" in err and "2025-12-29" in err
 
 
+@pytest.mark.fast
 def test_dagster_home_prepared(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import os
 
@@ -62,6 +67,7 @@ def test_dagster_home_prepared(home: Path, capsys: pytest.CaptureFixture[str]) -
     assert "telemetry" in text and "run_monitoring" in text and "storage:" not in text
 
 
+@pytest.mark.fast
 def test_report_without_warehouse(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, err = _run(capsys, "report", "--date", "2025-11-21", "--snapshot", "midday")
     assert code == 2 and "no lake at" in err and "run the pipeline first" in err
@@ -146,6 +152,7 @@ def test_backfill_runs_trading_days_in_order_and_stops_at_failure(
     assert "stopped" in captured.err and "raw.quotes 2025-12-29|midday refused" in captured.err
 
 
+@pytest.mark.fast
 def test_backfill_batch_days_must_be_positive(
     home: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -155,6 +162,7 @@ def test_backfill_batch_days_must_be_positive(
     assert code == 2 and err.strip() == "error: --batch-days must be at least 1, got 0"
 
 
+@pytest.mark.fast
 def test_ranged_runs_plan_their_partitions_in_one_event_unless_told_not_to(
     home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -168,6 +176,7 @@ def test_ranged_runs_plan_their_partitions_in_one_event_unless_told_not_to(
     assert os.environ[cli.PLANNED_EVENTS_VARIABLE] == "false"
 
 
+@pytest.mark.fast
 def test_backfill_batches_are_consecutive_trading_days() -> None:
     from datetime import date
 
@@ -184,6 +193,7 @@ def test_backfill_batches_are_consecutive_trading_days() -> None:
     assert cli.describe_range(days[0], days[0], "close") == "2025-12-22|close"
 
 
+@pytest.mark.fast
 def test_at_time_reads_iso_times_and_defaults_to_hong_kong() -> None:
     from hk_pipeline.cli import CliError, parse_instant
 
@@ -192,3 +202,69 @@ def test_at_time_reads_iso_times_and_defaults_to_hong_kong() -> None:
     assert parse_instant("2025-11-21 04:30:00+00:00") == "2025-11-21 04:30:00+00:00"
     with pytest.raises(CliError, match="is not a time"):
         parse_instant("yesterday")
+
+
+# The smallest arguments each command accepts: a command added to the parser without a line
+# here fails test_every_command_is_covered, so every command is tried with --source both ways.
+MINIMAL_ARGS = {
+    "run": ["--date", "2025-11-21", "--snapshot", "midday"],
+    "backfill": ["--start", "2025-11-17", "--end", "2025-11-21"],
+    "report": ["--date", "2025-11-21", "--snapshot", "close"],
+    "sql": ["SELECT 1"],
+    "migrate": [],
+    "upkeep": [],
+    "record": ["--snapshot", "close"],
+    "ui": ["--port", "3001"],
+}
+
+
+@pytest.mark.fast
+def test_every_command_is_covered() -> None:
+    import re
+
+    usage = cli.build_parser().format_usage()  # "... {run,backfill,...} ..."
+    listed = re.search(r"\{([a-z,]+)\} \.\.\.", usage)
+    assert listed is not None, usage
+    assert set(listed.group(1).split(",")) == set(MINIMAL_ARGS)
+
+
+@pytest.mark.fast
+@pytest.mark.parametrize("command", sorted(MINIMAL_ARGS))
+def test_global_options_before_and_after_the_command(command: str) -> None:
+    parser = cli.build_parser()
+    rest = MINIMAL_ARGS[command]
+    before = parser.parse_args(["--source", "landing", command, *rest])
+    after = parser.parse_args([command, "--source", "landing", *rest])
+    at_end = parser.parse_args([command, *rest, "--source", "landing"])
+    assert before.source == after.source == at_end.source == "landing"
+    assert vars(before) == vars(after) == vars(at_end)
+    assert parser.parse_args([command, *rest]).source is None  # HK_PIPELINE_SOURCE decides
+    # given twice, the one nearer the end (after the command) wins
+    both = parser.parse_args(["--source", "sample", command, "--source", "landing", *rest])
+    assert both.source == "landing"
+
+
+@pytest.mark.fast
+def test_source_after_the_command_reaches_the_run(
+    home: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The README's form, ``run --source landing --date ...``, selects the landing source."""
+    import os
+
+    monkeypatch.setenv("HK_PIPELINE_SOURCE", "sample")  # restored after the test
+    code, err = _run(
+        capsys, "run", "--source", "landing", "--date", "2025-12-25", "--snapshot", "close"
+    )
+    assert code == 2 and "Christmas" in err and "unrecognized arguments" not in err
+    assert os.environ["HK_PIPELINE_SOURCE"] == "landing"
+
+
+@pytest.mark.fast
+def test_unknown_source_after_the_command_names_the_choices(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["run", "--source", "bloomberg", "--date", "2025-11-21", "--snapshot", "close"])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2
+    assert "argument --source: invalid choice: 'bloomberg'" in err and "landing" in err

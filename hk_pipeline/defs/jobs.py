@@ -3,7 +3,8 @@ them, in one in-process run.
 
 Schedules run one partition. A backfill runs ranges: ``hk-pipeline backfill`` launches one run
 per ``--batch-days`` trading days, and a backfill from the UI follows the assets' backfill
-policy (``partitions.BACKFILL_POLICY``: up to 40 partitions per run). Every asset loops over
+policy (``partitions.BACKFILL_POLICY``: up to 40 partitions per run, within the ranges
+Dagster cuts a multi-partition selection into; see there). Every asset loops over
 its run's partitions one at a time (``partitions.run_partitions``).
 """
 

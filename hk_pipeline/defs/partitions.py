@@ -58,12 +58,15 @@ def parse_partition_key(key: str | dg.MultiPartitionKey) -> tuple[date, str]:
     return date.fromisoformat(day), snapshot
 
 
-# A backfill launched from the UI or the daemon runs up to this many partitions per run (twenty
-# trading days of both snapshots). The assets loop over ``context.partition_keys``; one
-# partition is in memory at a time, so the batch bounds Dagster's per-run cost, not memory.
-# Dagster falls back to one run per partition for a selection that is not a range in both
-# dimensions, such as one snapshot over several days (dagster-io/dagster#18852); the CLI
-# backfill launches its own ranged runs and is not affected.
+# A backfill launched from the UI or the daemon runs up to this many partitions per run. Dagster
+# first cuts the selection into one partition range per value of the dimension with fewer
+# selected keys (the date on a tie): 2 days x both snapshots is two runs, one per day; 3+ days
+# x both snapshots is one range per snapshot, each cut into runs of 40 days; one snapshot over
+# N days is one range (hk_pipeline_tests/defs/test_ui_backfill_runs.py launches them as the UI
+# does). A backfill of both snapshots therefore never gets below two runs; single_run() would
+# not change that, and 40 keeps a failure from costing more than 40 partitions. The assets
+# loop over ``context.partition_keys``; one partition is in memory at a time, so the batch
+# bounds Dagster's per-run cost, not memory. The CLI backfill launches its own ranged runs.
 MAX_PARTITIONS_PER_RUN = 40
 BACKFILL_POLICY = dg.BackfillPolicy.multi_run(max_partitions_per_run=MAX_PARTITIONS_PER_RUN)
 # ``backfill_policy`` is marked beta in Dagster 1.13 and warns once per asset at import; the

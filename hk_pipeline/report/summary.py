@@ -14,6 +14,7 @@ from hk_pipeline.report.markdown import (
     INDEX_NAMES,
     SNAPSHOT_LABELS,
     billions,
+    missing,
     num,
     quote_sources,
     signed,
@@ -22,7 +23,9 @@ from hk_pipeline.report.markdown import (
 )
 
 WIDTH = 110
-BREADTH_UNIVERSES = ("all", "main_board", "gem")
+# All six universes of mart.market_breadth, in the order of views.latest_market_breadth: the
+# whole market and its two boards, then the members of each index.
+BREADTH_UNIVERSES = ("all", "main_board", "gem", "HSI", "HSCEI", "HSTECH")
 
 
 def _index_table(con: duckdb.DuckDBPyConnection, trade_date: date, snapshot: str) -> Table:
@@ -59,7 +62,9 @@ def _breadth_table(con: duckdb.DuckDBPyConnection, trade_date: date, snapshot: s
     ):
         table.add_column(col, justify="left" if col == "Universe" else "right")
     breadth = read_mart(con, "market_breadth", trade_date, snapshot)
-    for r in breadth[breadth["universe"].isin(BREADTH_UNIVERSES)].itertuples():
+    order = {u: i for i, u in enumerate(BREADTH_UNIVERSES)}
+    breadth = breadth.sort_values("universe", key=lambda col: col.map(order))
+    for r in breadth.itertuples():
         table.add_row(
             r.universe,
             f"{int(r.advancers):,}",
@@ -83,7 +88,7 @@ def _turnover_table(con: duckdb.DuckDBPyConnection, trade_date: date, snapshot: 
         table.add_row(
             str(int(r.rank)),
             stock_code(r.symbol),
-            str(r.name),
+            "" if missing(r.name) else str(r.name),
             num(r.last),
             signed(r.change_pct, suffix="%"),
             billions(r.turnover),

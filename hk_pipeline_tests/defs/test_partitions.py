@@ -8,6 +8,9 @@ from hk_pipeline.defs.partitions import (
     snapshot_partitions_def,
 )
 
+# in `make test-fast`, the contributors' inner loop (pyproject.toml's markers)
+pytestmark = pytest.mark.fast
+
 
 @pytest.fixture(scope="module")
 def keys() -> set[str]:

@@ -26,6 +26,9 @@ from hk_pipeline_tests.end_to_end.conftest import (
     pipeline_env,
 )
 
+# in `make test-fast`, the contributors' inner loop (pyproject.toml's markers)
+pytestmark = pytest.mark.fast
+
 D, SNAP = RECAP_DAY, RECAP_SNAPSHOT
 PART = [D, SNAP]
 INDEX_ORDER = ("HSI", "HSCEI", "HSTECH")

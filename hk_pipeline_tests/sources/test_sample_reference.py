@@ -14,6 +14,9 @@ from hk_pipeline.paths import SAMPLE_DATA_DIR
 from hk_pipeline.sources import sample_reference as ref
 from hk_pipeline.ticks import on_tick
 
+# in `make test-fast`, the contributors' inner loop (pyproject.toml's markers)
+pytestmark = pytest.mark.fast
+
 RECAP_JSON = (
     Path(__file__).parents[1] / "fixtures" / "reference" / "market-recap-2025-11-21-midday.json"
 )

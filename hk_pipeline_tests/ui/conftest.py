@@ -4,7 +4,7 @@
 chromium and chromium-driver; selenium never downloads a browser or a driver here). When
 either is missing or the browser does not start, the test is skipped with the reason.
 
-``dagster_ui`` runs ``hk-pipeline ui`` (``dagster dev``: webserver, daemon and code servers)
+``dagster_ui`` runs ``hk-pipeline ui`` (``dg dev``: webserver, daemon and code servers)
 on a free loopback port against a temporary HK_PIPELINE_HOME, and always kills its whole
 process group afterwards.
 """
@@ -188,11 +188,11 @@ def _wait_until_ready(ui: DagsterUI) -> None:
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
-    """Stop ``dagster dev`` and everything it started.
+    """Stop ``dg dev`` and everything it started.
 
-    SIGINT first (dagster dev's own shutdown: it tells the webserver and daemon to stop), then,
+    SIGINT first (dg dev's own shutdown: it tells the webserver and daemon to stop), then,
     after a grace period, SIGKILL to the whole process group: webserver, daemon, code servers and
-    any run worker still running. SIGTERM is not used: dagster dev does not handle it and would
+    any run worker still running. SIGTERM is not used: dg dev does not handle it and would
     leave its children behind.
     """
     if process.poll() is None:
@@ -215,7 +215,7 @@ def dagster_ui(tmp_path: Path, pg_database, s3_endpoint) -> Iterator[DagsterUI]:
     database), its data on S3 (moto's server, a fresh bucket), Dagster's runs, event log and
     schedules in PostgreSQL (another fresh database). The CLI writes
     $HK_PIPELINE_HOME/dagster/dagster.yaml (hk_pipeline/instance_config.py), sets that folder
-    as DAGSTER_HOME and runs ``dagster dev -w workspace.yaml``, which starts the webserver and
+    as DAGSTER_HOME and runs ``dg dev -w workspace.yaml``, which starts the webserver and
     the daemon (the daemon executes backfills). The source is the offline sample market.
     """
     home = tmp_path / "home"
@@ -229,7 +229,7 @@ def dagster_ui(tmp_path: Path, pg_database, s3_endpoint) -> Iterator[DagsterUI]:
         HK_PIPELINE_SOURCE="sample",
         HK_PIPELINE_CATALOG=f"postgres:{pg_database.dsn}",
         HK_PIPELINE_DATA_PATH=f"s3://{bucket}/lake",
-        # this checkout's package, also in the code servers and run workers dagster dev starts
+        # this checkout's package, also in the code servers and run workers dg dev starts
         PYTHONPATH=os.pathsep.join(filter(None, [str(PROJECT_DIR), env.get("PYTHONPATH")])),
         PYTHONUNBUFFERED="1",
     )

@@ -34,3 +34,4 @@ LEFT JOIN ref.securities AS s
     AND s.valid_from <= q.trade_date
     AND (s.valid_to IS NULL OR s.valid_to > q.trade_date)
 WHERE q.snapshot = 'close'
+ORDER BY q.trade_date, q.symbol

@@ -26,3 +26,5 @@ SELECT
 FROM mart.index_moves AS m
 LEFT JOIN mart.index_moves AS mid
     ON mid.trade_date = m.trade_date AND mid.snapshot = 'midday' AND mid.index_code = m.index_code
+ORDER BY m.trade_date, CASE m.snapshot WHEN 'midday' THEN 1 ELSE 2 END,
+    CASE m.index_code WHEN 'HSI' THEN 1 WHEN 'HSCEI' THEN 2 WHEN 'HSTECH' THEN 3 ELSE 4 END

@@ -14,6 +14,9 @@ from hk_pipeline.sources.landing import (
 
 from .conftest import write
 
+# in `make test-fast`, the contributors' inner loop (pyproject.toml's markers)
+pytestmark = pytest.mark.fast
+
 D1, D2 = date(2025, 11, 20), date(2025, 11, 21)
 
 

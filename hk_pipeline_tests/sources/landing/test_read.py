@@ -13,6 +13,9 @@ from hk_pipeline.sources.landing import LandingSource, row_origins
 
 from .conftest import write
 
+# in `make test-fast`, the contributors' inner loop (pyproject.toml's markers)
+pytestmark = pytest.mark.fast
+
 D1, D2 = date(2025, 11, 20), date(2025, 11, 21)
 HKT_NS = pd.DatetimeTZDtype("ns", calendar.TZ)
 OBJ = np.dtype(object)

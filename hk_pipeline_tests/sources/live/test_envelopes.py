@@ -27,6 +27,9 @@ from hk_pipeline_tests.sources.live.conftest import (
     make_client,
 )
 
+# in `make test-fast`, the contributors' inner loop (pyproject.toml's markers)
+pytestmark = pytest.mark.fast
+
 PAGE = fixture_bytes("eastmoney_clist_hk_page.json")
 HKMA = fixture_bytes("hkma_fc_resv_assests.json")
 CSD = fixture_bytes("censtatd_210-06101.json")

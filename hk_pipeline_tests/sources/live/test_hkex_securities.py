@@ -17,6 +17,9 @@ from hk_pipeline_tests.sources.live.conftest import (
     make_client,
 )
 
+# in `make test-fast`, the contributors' inner loop (pyproject.toml's markers)
+pytestmark = pytest.mark.fast
+
 ENRICH = Enrichment(
     industry={"00700": "Information Technology", "00005": "Financials"},
     issued_shares={"00700": 9_200_000_000, "00005": 17_400_000_000},

@@ -17,6 +17,9 @@ from hk_pipeline_tests.sources.live.conftest import (
     make_client,
 )
 
+# in `make test-fast`, the contributors' inner loop (pyproject.toml's markers)
+pytestmark = pytest.mark.fast
+
 FEEDS = {s: fixture_json(f"hsi_constituents_{s}.json") for s in ("hsi", "hscei", "hstech")}
 
 

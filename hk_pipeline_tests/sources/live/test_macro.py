@@ -22,6 +22,9 @@ from hk_pipeline_tests.sources.live.conftest import (
     make_client,
 )
 
+# in `make test-fast`, the contributors' inner loop (pyproject.toml's markers)
+pytestmark = pytest.mark.fast
+
 HKMA = fixture_json("hkma_fc_resv_assests.json")
 CSD = fixture_json("censtatd_210-06101.json")
 TODAY = date(2025, 11, 21)

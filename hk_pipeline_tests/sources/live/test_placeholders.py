@@ -28,6 +28,9 @@ from hk_pipeline_tests.sources.live.conftest import (
     make_client,
 )
 
+# in `make test-fast`, the contributors' inner loop (pyproject.toml's markers)
+pytestmark = pytest.mark.fast
+
 # what real feeds were seen to send (see SOURCES.md) and the usual other spellings
 JSON_PLACEHOLDERS = [None, "-", "--", "", " ", "N/A", "n/a", "null", "NaN", "—"]
 TEXT_PLACEHOLDERS = ["-", "--", "N/A", "n/a", "null", "NaN", "—"]  # one token in a text file

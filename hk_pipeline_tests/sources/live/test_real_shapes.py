@@ -30,6 +30,9 @@ from hk_pipeline_tests.sources.live.conftest import (
     make_client,
 )
 
+# in `make test-fast`, the contributors' inner loop (pyproject.toml's markers)
+pytestmark = pytest.mark.fast
+
 HK_PAGE = fixture_json("eastmoney_clist_hk_page.json")
 DAYQUOT = fixture_bytes("d251121e.htm")
 MONDAY = date(2025, 11, 24)

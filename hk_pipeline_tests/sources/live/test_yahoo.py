@@ -21,6 +21,9 @@ from hk_pipeline_tests.sources.live.conftest import (
     make_client,
 )
 
+# in `make test-fast`, the contributors' inner loop (pyproject.toml's markers)
+pytestmark = pytest.mark.fast
+
 CHARTS = {
     "^HSI": fixture_json("yahoo_chart_HSI_1m.json"),
     "^HSCE": fixture_json("yahoo_chart_HSCE_1m.json"),
