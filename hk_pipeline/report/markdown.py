@@ -254,20 +254,12 @@ def _breadth_sentence(breadth: pd.DataFrame) -> str:
     return text
 
 
-def share_label(name: object, symbol: str) -> str:
-    """``Tencent (700.HK)``, or ``700.HK`` alone for a share without a name: the review writes
-    codes as the recaps do, never the tables' five digits (``00700``)."""
-    code = stock_code(symbol)
-    return code if missing(name) else f"{name} ({code})"
-
-
 def _mover(row: pd.Series) -> str:
-    detail = f"{signed(row['change_pct'], suffix='%')}, {signed(row['contribution_points'])} points"
-    code = stock_code(row["symbol"])
-    # "Tencent (700.HK, -1.2%, -30.5 points)"; without a name "700.HK (-1.2%, -30.5 points)"
-    if missing(row["name"]):
-        return f"{code} ({detail})"
-    return f"{row['name']} ({code}, {detail})"
+    name = row["name"] if not missing(row["name"]) else row["symbol"]
+    return (
+        f"{name} ({stock_code(row['symbol'])}, {signed(row['change_pct'], suffix='%')},"
+        f" {signed(row['contribution_points'])} points)"
+    )
 
 
 def _attribution_sentence(attribution: pd.DataFrame, moves: pd.DataFrame, index: str) -> str:
@@ -430,8 +422,9 @@ def _turnover(top: pd.DataFrame) -> list[str]:
     if rows.empty:
         return [*lines, "▪ No trades in this snapshot.", ""]
     for r in rows.itertuples():
+        name = r.name if not missing(r.name) else r.symbol
         lines.append(
-            f"{int(r.rank)}. {share_label(r.name, r.symbol)} latest price HKD {num(r.last)},"
+            f"{int(r.rank)}. {name} ({stock_code(r.symbol)}) latest price HKD {num(r.last)},"
             f" {move_words(r.change_pct)}, turnover HKD {billions(r.turnover)}"
         )
     lines.append("")
@@ -449,27 +442,6 @@ class ReviewData:
     top: pd.DataFrame
     macro: pd.DataFrame
     sources: list[str]
-
-
-def no_session_text(trade_date: date, snapshot: str) -> str | None:
-    """The review of a snapshot without a session (a morning weather cancelled), else None.
-
-    Such a partition holds no quotes by design (calendar.snapshot_traded): the review says
-    why instead of refusing, so a backfill over the day does not stop.
-    """
-    reason = calendar.no_session_reason(trade_date, snapshot)
-    if reason is None:
-        return None
-    when = "Mid-Day" if snapshot == "midday" else "Close"
-    s = calendar.session(trade_date)
-    resumed = f" Trading started at {s.afternoon_open:%H:%M} HKT;" if s.afternoon_open else ""
-    return (
-        f"# Hong Kong Stocks {when} Review, {long_date(trade_date)} | No session\n\n"
-        f"*{trade_date.isoformat()}, {snapshot_phrase(trade_date, snapshot)}.*\n\n"
-        f"No {SNAPSHOT_LABELS.get(snapshot, snapshot)} session: {reason}.{resumed}"
-        " the close review covers the afternoon. This snapshot holds no quotes, bars or"
-        " index levels, and its marts have no rows.\n"
-    )
 
 
 def read_review_data(con: duckdb.DuckDBPyConnection, trade_date: date, snapshot: str) -> ReviewData:
@@ -505,7 +477,4 @@ def review_text(trade_date: date, snapshot: str, data: ReviewData) -> str:
 
 def render_review(con: duckdb.DuckDBPyConnection, trade_date: date, snapshot: str) -> str:
     """The review of partition (trade_date, snapshot) as Markdown."""
-    quiet = no_session_text(trade_date, snapshot)
-    if quiet is not None:
-        return quiet
     return review_text(trade_date, snapshot, read_review_data(con, trade_date, snapshot))
