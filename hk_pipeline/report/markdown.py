@@ -254,12 +254,20 @@ def _breadth_sentence(breadth: pd.DataFrame) -> str:
     return text
 
 
+def share_label(name: object, symbol: str) -> str:
+    """``Tencent (700.HK)``, or ``700.HK`` alone for a share without a name: the review writes
+    codes as the recaps do, never the tables' five digits (``00700``)."""
+    code = stock_code(symbol)
+    return code if missing(name) else f"{name} ({code})"
+
+
 def _mover(row: pd.Series) -> str:
-    name = row["name"] if not missing(row["name"]) else row["symbol"]
-    return (
-        f"{name} ({stock_code(row['symbol'])}, {signed(row['change_pct'], suffix='%')},"
-        f" {signed(row['contribution_points'])} points)"
-    )
+    detail = f"{signed(row['change_pct'], suffix='%')}, {signed(row['contribution_points'])} points"
+    code = stock_code(row["symbol"])
+    # "Tencent (700.HK, -1.2%, -30.5 points)"; without a name "700.HK (-1.2%, -30.5 points)"
+    if missing(row["name"]):
+        return f"{code} ({detail})"
+    return f"{row['name']} ({code}, {detail})"
 
 
 def _attribution_sentence(attribution: pd.DataFrame, moves: pd.DataFrame, index: str) -> str:
@@ -422,9 +430,8 @@ def _turnover(top: pd.DataFrame) -> list[str]:
     if rows.empty:
         return [*lines, "▪ No trades in this snapshot.", ""]
     for r in rows.itertuples():
-        name = r.name if not missing(r.name) else r.symbol
         lines.append(
-            f"{int(r.rank)}. {name} ({stock_code(r.symbol)}) latest price HKD {num(r.last)},"
+            f"{int(r.rank)}. {share_label(r.name, r.symbol)} latest price HKD {num(r.last)},"
             f" {move_words(r.change_pct)}, turnover HKD {billions(r.turnover)}"
         )
     lines.append("")

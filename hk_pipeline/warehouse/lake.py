@@ -148,6 +148,11 @@ def _s3_secret(con: duckdb.DuckDBPyConnection, data_path: str) -> None:
         options.append(f"ENDPOINT '{_lit(parts.netloc)}'")
         options.append("URL_STYLE 'path'")
         options.append(f"USE_SSL {'true' if parts.scheme == 'https' else 'false'}")
+    # A Parquet upload to a busy server can take longer than DuckDB's 30 s default: a timeout
+    # fails the whole write (seen with a loaded S3 server). Wait longer, retry more, back off.
+    con.execute("SET http_timeout = 120")
+    con.execute("SET http_retries = 5")
+    con.execute("SET http_retry_wait_ms = 500")
     try:
         con.execute(f"CREATE OR REPLACE SECRET hk_lake_s3 ({', '.join(options)})")
     except duckdb.Error as exc:

@@ -28,8 +28,10 @@
 --                          'formula'); the feed's published points (method 'feed')
 --   method                 'formula' (Hang Seng formula over the weights) or 'feed' (the index
 --                          feed's own contributions: the source publishes no weights)
---   drag_rank              1 = the constituent that pulled the index down most
---   lift_rank              1 = the constituent that lifted the index most
+--   drag_rank              1 = the constituent that pulled the index down most (ties by
+--                          symbol; no contribution last)
+--   lift_rank              1 = the constituent that lifted the index most (ties by symbol;
+--                          no contribution last)
 WITH cons AS (
     SELECT c.index_code, c.symbol, c.issued_shares * c.faf * c.cap_factor AS factor
     FROM ref.index_constituents AS c

@@ -21,8 +21,12 @@
 -- did not trade: it is in `untraded`, and `suspended` stays 0 until a source provides the flag.
 --
 -- columns:
---   trade_date, snapshot  the partition;  universe  see above
---   advancers, decliners  counts
+--   trade_date, snapshot  the partition
+--   universe              one of six, each point in time on trade_date: all (every Main Board
+--                         and GEM share in ref.securities), main_board, gem, and the members
+--                         of the HSI, the HSCEI and the HSTECH in ref.index_constituents
+--   advancers             shares whose last is above prev_close
+--   decliners             shares whose last is below prev_close
 --   unchanged             flat + untraded
 --   untraded              shares without a trade this session (included in unchanged)
 --   no_quote              shares of the universe absent from raw.quotes (included in untraded)
@@ -30,7 +34,8 @@
 --   suspended             always 0 (no flag in the sources; see above)
 --   total                 advancers + decliners + unchanged + no_prev_close
 --   ad_ratio              advancers / decliners; NULL when there are no decliners
---   up_turnover           turnover of advancers, HKD;  down_turnover  of decliners
+--   up_turnover           turnover of advancers, HKD
+--   down_turnover         turnover of decliners, HKD
 --   total_turnover        turnover of the whole universe (every state), HKD
 WITH shares AS (
     SELECT s.symbol, s.board
