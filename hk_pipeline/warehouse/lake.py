@@ -83,10 +83,31 @@ def catalog_kind(settings: Settings) -> str:
     return "postgres" if settings.catalog_is_postgres else "sqlite"
 
 
+CATALOG_LOCK_TIMEOUT = "60s"
+"""How long a statement on a PostgreSQL catalog waits for a row lock before it gives up.
+
+A DuckLake commit holds its catalog locks for milliseconds; a wait of a minute means the
+holder is stuck (a process stopped half-way, a session left open by a tool). PostgreSQL's
+default is to wait for ever, which hangs every writer behind it; with a timeout the waiting
+commit fails, changes nothing, and the write is retried (tx.RETRYABLE)."""
+
+
+def _with_lock_timeout(dsn: str) -> str:
+    """The libpq string with ``options='-c lock_timeout=...'`` unless it sets options itself
+    (then the user's options stand)."""
+    if "options=" in dsn.replace(" ", ""):
+        return dsn
+    if dsn.startswith(("postgresql://", "postgres://")):  # the URI form takes a parameter
+        joiner = "&" if "?" in dsn else "?"
+        return f"{dsn}{joiner}options=-c%20lock_timeout%3D{CATALOG_LOCK_TIMEOUT}"
+    return f"{dsn} options='-c lock_timeout={CATALOG_LOCK_TIMEOUT}'"
+
+
 def attach_target(settings: Settings) -> str:
     """``ducklake:sqlite:<file>`` or ``ducklake:postgres:<libpq string>`` (may hold a secret)."""
     if settings.catalog_is_postgres:
-        return "ducklake:" + settings.catalog
+        kind, _, dsn = settings.catalog.partition(":")
+        return f"ducklake:{kind}:{_with_lock_timeout(dsn)}"
     return f"ducklake:sqlite:{settings.catalog_path}"
 
 

@@ -39,6 +39,7 @@ RETRYABLE = (
     "database is locked",
     "could not serialize access",
     "deadlock detected",
+    "lock timeout",  # a PostgreSQL catalog's lock_timeout (lake.CATALOG_LOCK_TIMEOUT)
     "conflict",
 )
 """Fragments of the errors a losing writer gets (DuckLake, SQLite and PostgreSQL catalogs)."""
@@ -69,6 +70,17 @@ def is_conflict(exc: BaseException) -> bool:
         return False
     text = str(exc).lower()
     return any(fragment in text for fragment in RETRYABLE)
+
+
+def conflict_line(exc: BaseException) -> str:
+    """The line of a lost race's error that says why (a PostgreSQL error ends with the
+    statement and a caret under it: the ``ERROR:`` line is the one to show)."""
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    for line in reversed(lines):
+        low = line.lower()
+        if any(fragment in low for fragment in RETRYABLE):
+            return line[line.find("ERROR:") :] if "ERROR:" in line else line
+    return lines[-1] if lines else type(exc).__name__
 
 
 def storage_refusal(exc: BaseException) -> str | None:
@@ -162,13 +174,20 @@ def retry_on_conflict(
             if not is_conflict(exc):
                 raise
             waited = time.monotonic() - started
-            last = str(exc).strip().splitlines()[-1]
+            last = conflict_line(exc)
             holder = _lock_holder(last, locked_by) if waited >= budget else None
             if holder is not None:
                 # what to do first: the line is cut at a few hundred characters
                 raise WriteConflict(
                     f"{what}: gave up after {waited:.0f} s, {undone}; run it again, or raise"
                     f" {WAIT_VARIABLE}. The lake's SQLite catalog stayed locked: {holder.text}"
+                ) from None
+            if waited >= budget and "lock timeout" in last.lower():
+                raise WriteConflict(
+                    f"{what}: the lake's PostgreSQL catalog stayed locked by another session"
+                    f" for {waited:.0f} s ({attempt} attempts; last: {last}); {undone}. Find"
+                    " the session holding it (pg_stat_activity, pg_locks), end it, and run"
+                    f" this again, or raise {WAIT_VARIABLE}"
                 ) from None
             if waited >= budget:
                 raise WriteConflict(
@@ -180,11 +199,12 @@ def retry_on_conflict(
             delay *= random.uniform(0.5, 1.5)
             if attempt == 1 or attempt % 5 == 0:
                 holder = _lock_holder(last, locked_by)
-                lost = (
-                    f"another writer committed first ({last[:120]})"
-                    if holder is None
-                    else f"the lake's SQLite catalog is locked: {holder.text}"
-                )
+                if holder is not None:
+                    lost = f"the lake's SQLite catalog is locked: {holder.text}"
+                elif "lock timeout" in last.lower():
+                    lost = f"the lake's PostgreSQL catalog is locked by another session ({last})"
+                else:
+                    lost = f"another writer committed first ({last[:120]})"
                 announce(f"{what}: {lost}; waited {waited:.1f} s, retry {attempt} in {delay:.2f} s")
             time.sleep(delay)
 

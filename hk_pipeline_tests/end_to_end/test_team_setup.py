@@ -8,8 +8,10 @@ settings a team exports, exactly as the README gives them.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
@@ -58,10 +60,34 @@ def _cli(env: dict[str, str], *argv: str) -> subprocess.Popen[str]:
     )
 
 
-def _done(proc: subprocess.Popen[str]) -> str:
-    out, err = proc.communicate(timeout=600)
+def _done(proc: subprocess.Popen[str], *others: subprocess.Popen[str]) -> str:
+    """Wait for ``proc``; if it hangs, fail with where it and ``others`` wait (their stacks,
+    from the CLI's SIGUSR1 handler) and what the catalog's sessions are doing."""
+    try:
+        out, err = proc.communicate(timeout=600)
+    except subprocess.TimeoutExpired:
+        pytest.fail(_stuck_report([proc, *others]))
     assert proc.returncode == 0, f"{proc.args}\n{out}\n{err}"
     return out + err
+
+
+def _stuck_report(procs: list[subprocess.Popen[str]]) -> str:
+    admin = closing(psycopg2.connect(host="127.0.0.1", user="postgres", dbname="postgres"))
+    with admin as pg, pg.cursor() as cur:
+        cur.execute(
+            "SELECT pid, datname, state, wait_event_type, wait_event, left(query, 160)"
+            " FROM pg_stat_activity WHERE datname LIKE 'hk_test%'"
+        )
+        sessions = cur.fetchall()
+    report = ["stuck after 600 s; PostgreSQL sessions:", *map(str, sessions)]
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGUSR1)  # every thread's stack on its stderr
+            time.sleep(2)
+            proc.kill()
+        out, err = proc.communicate()
+        report += [f"--- {proc.args} (exit {proc.returncode})", out[-2000:], err[-6000:]]
+    return "\n".join(report)
 
 
 def _figures(con, table: str, key: str) -> list[tuple]:
@@ -99,7 +125,7 @@ def test_team_setup_gives_the_embedded_figures_and_takes_two_writers(
     # a backfill and a run of other partitions at the same time: both land, nothing lost
     backfill = _cli(team_env, "backfill", "--start", "2025-11-19", "--end", "2025-11-19")
     run = _cli(team_env, "run", "--date", "2025-11-20", "--snapshot", "close")
-    _done(run)
+    _done(run, backfill)
     _done(backfill)
     team = open_reader(settings)
     try:

@@ -26,6 +26,7 @@ from hk_pipeline.warehouse.ddl import apply_ddl
 from hk_pipeline.warehouse.lake import LakeError
 from hk_pipeline.warehouse.migrate import MigrateError, migrate
 from hk_pipeline.warehouse.readers import ReaderError, open_reader
+from hk_pipeline.warehouse.tx import WAIT_VARIABLE, WriteConflict
 from hk_pipeline.warehouse.upkeep import file_stats, upkeep
 from hk_pipeline.warehouse.writes import replace_partition
 from hk_pipeline_tests.postgres import PgDatabase
@@ -420,3 +421,29 @@ def test_time_travel_to_a_snapshot_that_does_not_exist(lake) -> None:
         open_reader(settings, snapshot_version=99999)
     with pytest.raises(ReaderError, match="no such snapshot"):
         open_reader(settings, snapshot_time="2001-01-01 00:00:00+08:00")
+
+
+def test_a_writer_behind_a_stuck_catalog_lock_gives_up_and_says_so(
+    pg_database: PgDatabase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A session holding the PostgreSQL catalog's snapshot table (a stuck process, an open
+    psql) must not hang writers for ever: each commit waits lake.CATALOG_LOCK_TIMEOUT, is
+    retried, and the write fails naming the lock once HK_PIPELINE_WRITER_WAIT is spent;
+    nothing of it is committed, and the same write succeeds once the lock is gone."""
+    monkeypatch.setattr("hk_pipeline.warehouse.lake.CATALOG_LOCK_TIMEOUT", "1s")
+    monkeypatch.setenv(WAIT_VARIABLE, "3")
+    settings = Settings(home=tmp_path, catalog=f"postgres:{pg_database.dsn}")
+    con = connect(settings)
+    try:
+        write(con, levels(7, 10.0))
+        with pg_database.connect() as pg, pg.cursor() as cur:
+            cur.execute("LOCK TABLE ducklake_snapshot IN EXCLUSIVE MODE")  # held until rollback
+            with pytest.raises(WriteConflict, match="lock timeout") as info:
+                write(con, levels(9, 20.0))
+            assert "nothing of this write was committed" in str(info.value)
+            pg.rollback()
+        assert counts(con) == {(str(D1), "midday"): (7, 70.0)}
+        write(con, levels(9, 20.0))
+        assert counts(con) == {(str(D1), "midday"): (9, 180.0)}
+    finally:
+        con.close()
