@@ -4,6 +4,12 @@ Trading days come from exchange_calendars' XHKG, corrected by ``calendar_closure
 ad-hoc closures (typhoon signal 8, black rainstorm) the library does not know about. Since
 2024-09-23 HKEX trades through typhoons, so new closures should be rare.
 
+Before that, a typhoon signal 8 or a black rainstorm in force at 09:00 cancelled the morning
+session, and one lowered by noon let trading start in the afternoon (13:00, 13:30 or 14:00 by
+when it was lowered). Such days are listed in ``weather_sessions.csv`` with their source; on
+them the ``midday`` snapshot has no session (``snapshot_traded`` is False) and the afternoon
+starts late. Sources and the list: docs/calendar.md.
+
 The calendar object is built lazily and cached: importing this module is cheap.
 """
 
@@ -25,6 +31,15 @@ START_DATE = date(2023, 7, 3)
 SNAPSHOTS = ("midday", "close")
 
 CLOSURES_PATH = Path(__file__).resolve().parent / "calendar_closures.csv"
+WEATHER_PATH = Path(__file__).resolve().parent / "weather_sessions.csv"
+WEATHER_COLUMNS = (
+    "date",
+    "morning_session",
+    "afternoon_open",
+    "afternoon_close",
+    "reason",
+    "source",
+)
 
 MORNING_OPEN = time(9, 30)
 MORNING_CLOSE = time(12, 0)
@@ -47,10 +62,33 @@ class Session:
     afternoon_open: datetime | None
     afternoon_close: datetime | None
     auction_end: datetime
+    # False when weather cancelled the morning: morning_open/morning_close keep the
+    # timetable's 09:30-12:00 (the mid-day snapshot is still taken "as of" 12:00), but no
+    # trade happened in it
+    morning_traded: bool = True
 
     @property
     def is_half_day(self) -> bool:
         return self.afternoon_open is None
+
+    @property
+    def afternoon_minutes(self) -> int:
+        """Minutes of continuous trading in the afternoon (0 on a half day)."""
+        if self.afternoon_open is None or self.afternoon_close is None:
+            return 0
+        return int((self.afternoon_close - self.afternoon_open).total_seconds() // 60)
+
+
+@dataclass(frozen=True)
+class WeatherSession:
+    """A trading day whose timetable weather changed (typhoon signal 8, black rainstorm)."""
+
+    trade_date: date
+    morning_session: bool
+    afternoon_open: time
+    afternoon_close: time
+    reason: str
+    source: str
 
 
 @lru_cache(maxsize=1)
@@ -74,6 +112,48 @@ def closures() -> dict[date, str]:
                     f" got {row!r}"
                 ) from exc
             out[d] = (row.get("reason") or "").strip()
+    return out
+
+
+def _weather_row(row: dict[str, str], line_no: int) -> WeatherSession:
+    where = f"{WEATHER_PATH}:{line_no}"
+    missing = [c for c in WEATHER_COLUMNS if not (row.get(c) or "").strip()]
+    if missing:
+        raise ValueError(
+            f"{where}: field(s) {', '.join(missing)} empty; every row needs"
+            f" {','.join(WEATHER_COLUMNS)} (the source is the URL the times were checked on)"
+        )
+    morning = row["morning_session"].strip().lower()
+    if morning not in ("true", "false"):
+        raise ValueError(f"{where}: morning_session must be true or false, got {morning!r}")
+    try:
+        return WeatherSession(
+            trade_date=date.fromisoformat(row["date"].strip()),
+            morning_session=morning == "true",
+            afternoon_open=time.fromisoformat(row["afternoon_open"].strip()),
+            afternoon_close=time.fromisoformat(row["afternoon_close"].strip()),
+            reason=row["reason"].strip(),
+            source=row["source"].strip(),
+        )
+    except ValueError as exc:
+        raise ValueError(
+            f"{where}: expected an ISO date and HH:MM times, got {row!r} ({exc})"
+        ) from exc
+
+
+@lru_cache(maxsize=1)
+def weather_sessions() -> dict[date, WeatherSession]:
+    """Trading days whose sessions weather shortened, from weather_sessions.csv."""
+    out: dict[date, WeatherSession] = {}
+    with WEATHER_PATH.open(newline="", encoding="utf-8") as fh:
+        for line_no, row in enumerate(csv.DictReader(fh), start=2):
+            ws = _weather_row(row, line_no)
+            if ws.trade_date in closures():
+                raise ValueError(
+                    f"{WEATHER_PATH}:{line_no}: {ws.trade_date} is also a full-day closure in"
+                    f" {CLOSURES_PATH.name}; keep it in one file only"
+                )
+            out[ws.trade_date] = ws
     return out
 
 
@@ -155,15 +235,47 @@ def session(d: date) -> Session:
         return datetime.combine(d, t, tzinfo=TZ)
 
     half = d in _half_days()
-    last_close = at(MORNING_CLOSE) if half else at(AFTERNOON_CLOSE)
+    weather = weather_sessions().get(d)
+    pm_open, pm_close = AFTERNOON_OPEN, AFTERNOON_CLOSE
+    if weather is not None and not half:
+        pm_open, pm_close = weather.afternoon_open, weather.afternoon_close
+    last_close = at(MORNING_CLOSE) if half else at(pm_close)
     return Session(
         trade_date=d,
         morning_open=at(MORNING_OPEN),
         morning_close=at(MORNING_CLOSE),
-        afternoon_open=None if half else at(AFTERNOON_OPEN),
-        afternoon_close=None if half else at(AFTERNOON_CLOSE),
+        afternoon_open=None if half else at(pm_open),
+        afternoon_close=None if half else at(pm_close),
         auction_end=last_close + timedelta(minutes=AUCTION_MINUTES),
+        morning_traded=weather is None or weather.morning_session,
     )
+
+
+def snapshot_traded(d: date, snapshot: str) -> bool:
+    """True if any trading happened in ``snapshot``'s part of trading day ``d``.
+
+    False only for the ``midday`` snapshot of a day whose morning weather cancelled: that
+    partition exists (Dagster's date x snapshot grid cannot drop one cell) and holds no
+    quotes, bars or index levels.
+    """
+    if snapshot not in SNAPSHOTS:
+        raise ValueError(
+            f"unknown snapshot {snapshot!r} for {d}: expected one of {', '.join(SNAPSHOTS)}"
+        )
+    if not is_trading_day(d):
+        return False
+    return snapshot == "close" or session(d).morning_traded
+
+
+def no_session_reason(d: date, snapshot: str) -> str | None:
+    """Why ``d``'s ``snapshot`` has no trading (for marts, reports), or None if it traded."""
+    if snapshot_traded(d, snapshot):
+        return None
+    weather = weather_sessions().get(d)
+    if weather is not None:
+        return f"morning session cancelled by weather ({weather.reason})"
+    reason = closures().get(d)
+    return f"no session: {reason}" if reason else "no session: not an HKEX trading day"
 
 
 def snapshot_time(d: date, snapshot: str) -> datetime:

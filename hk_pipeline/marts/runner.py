@@ -76,7 +76,7 @@ def mart_sql(name: str) -> str:
 def _read_sql(path: Path, mtime_ns: int, size: int) -> str:
     """The file's statement, read once per (mtime, size): a run calls mart_sql several times
     per mart and partition, and an edited file (new mtime) is read again, so a long-lived
-    process (``dagster dev``) never runs stale SQL."""
+    process (``dg dev``) never runs stale SQL."""
     del mtime_ns, size  # only part of the cache key
     return path.read_text(encoding="utf-8").strip().rstrip(";").rstrip()
 
@@ -136,6 +136,10 @@ def _parameters(
     return {p: available[p] for p in wanted}
 
 
+# marts that hold rows also for a snapshot without a session (see compute_mart)
+SESSIONLESS_MARTS = frozenset({"macro_asof"})
+
+
 def compute_mart(
     con: duckdb.DuckDBPyConnection,
     name: str,
@@ -147,9 +151,17 @@ def compute_mart(
 
     ``as_of`` (tz-aware) is only used by marts that take it; it defaults to the snapshot's
     instant from the calendar.
+
+    A snapshot without a session (the mid-day of a morning weather cancelled) gives no rows
+    for every mart of the session's trading: zeros or a universe of untraded shares would
+    read as a real, dead quiet session in any average over days. ``macro_asof`` is not about
+    trading and is kept.
     """
     params = _parameters(name, trade_date, snapshot, as_of)
-    return con.execute(mart_sql(name), params).fetchdf()
+    frame = con.execute(mart_sql(name), params).fetchdf()
+    if name not in SESSIONLESS_MARTS and not calendar.snapshot_traded(trade_date, snapshot):
+        return frame.iloc[:0]
+    return frame
 
 
 @dataclass(frozen=True)
@@ -193,6 +205,29 @@ def ensure_mart_table(
     Also (re)sets the table comment from the SQL header. Call inside a transaction.
     """
     _ensure(con, name, trade_date, snapshot)
+
+
+def add_new_mart_columns(
+    con: duckdb.DuckDBPyConnection, name: str, trade_date: date, snapshot: str
+) -> list[str]:
+    """Add to an existing ``mart.<name>`` the columns its SQL now returns and it lacks.
+
+    A mart that gains a column (``mart.top_movers.liquid``) must not break the homes made
+    before: the lake's set-up (run once per schema fingerprint) adds the column, NULL in the
+    partitions written before, which a re-run of those partitions fills. Returns the names
+    added. Plans the mart SQL, so it is for the set-up, not for every write.
+    """
+    state = _table_state(con, name)
+    if state is None:
+        return []
+    params = _parameters(name, trade_date, snapshot, None)
+    shape = con.execute(f"DESCRIBE SELECT * FROM ({mart_sql(name)}) LIMIT 0", params).fetchall()
+    added = []
+    for column, column_type, *_ in shape:
+        if column not in state.columns:
+            con.execute(f'ALTER TABLE {table_name(name)} ADD COLUMN "{column}" {column_type}')
+            added.append(column)
+    return added
 
 
 def _ensure(

@@ -9,8 +9,9 @@ from pathlib import Path
 import duckdb
 
 from hk_pipeline.faults import fault_point
+from hk_pipeline.marts.runner import read_mart
 from hk_pipeline.report.chart import NO_BARS_TEXT, draw_chart, index_paths
-from hk_pipeline.report.markdown import read_review_data, review_text
+from hk_pipeline.report.markdown import no_session_text, read_review_data, review_text
 
 
 def report_paths(trade_date: date, snapshot: str, reports_dir: Path) -> tuple[Path, Path]:
@@ -33,6 +34,18 @@ def write_report(
     reports_dir = Path(reports_dir)
     md_path, png_path = report_paths(trade_date, snapshot, reports_dir)
 
+    quiet = no_session_text(trade_date, snapshot)
+    if quiet is not None:
+        # a morning weather cancelled: a short review saying so and an empty chart
+        reports_dir.mkdir(parents=True, exist_ok=True)
+        paths = index_paths(con, trade_date, snapshot)
+        breadth = read_mart(con, "market_breadth", trade_date, snapshot)
+        draw_chart(trade_date, snapshot, paths, breadth, [], png_path)
+        md_path.write_text(
+            quiet + f"\n![{trade_date.isoformat()} {snapshot} chart]({png_path.name})\n",
+            encoding="utf-8",
+        )
+        return md_path, png_path
     # read first: a partition without quotes (NoQuotesError) leaves no file nor folder behind
     data = read_review_data(con, trade_date, snapshot)
     paths = index_paths(con, trade_date, snapshot)

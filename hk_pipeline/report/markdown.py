@@ -451,6 +451,27 @@ class ReviewData:
     sources: list[str]
 
 
+def no_session_text(trade_date: date, snapshot: str) -> str | None:
+    """The review of a snapshot without a session (a morning weather cancelled), else None.
+
+    Such a partition holds no quotes by design (calendar.snapshot_traded): the review says
+    why instead of refusing, so a backfill over the day does not stop.
+    """
+    reason = calendar.no_session_reason(trade_date, snapshot)
+    if reason is None:
+        return None
+    when = "Mid-Day" if snapshot == "midday" else "Close"
+    s = calendar.session(trade_date)
+    resumed = f" Trading started at {s.afternoon_open:%H:%M} HKT;" if s.afternoon_open else ""
+    return (
+        f"# Hong Kong Stocks {when} Review, {long_date(trade_date)} | No session\n\n"
+        f"*{trade_date.isoformat()}, {snapshot_phrase(trade_date, snapshot)}.*\n\n"
+        f"No {SNAPSHOT_LABELS.get(snapshot, snapshot)} session: {reason}.{resumed}"
+        " the close review covers the afternoon. This snapshot holds no quotes, bars or"
+        " index levels, and its marts have no rows.\n"
+    )
+
+
 def read_review_data(con: duckdb.DuckDBPyConnection, trade_date: date, snapshot: str) -> ReviewData:
     """The partition's mart rows and quote sources; NoQuotesError if it has no quotes."""
     require_quotes(con, trade_date, snapshot)
@@ -484,4 +505,7 @@ def review_text(trade_date: date, snapshot: str, data: ReviewData) -> str:
 
 def render_review(con: duckdb.DuckDBPyConnection, trade_date: date, snapshot: str) -> str:
     """The review of partition (trade_date, snapshot) as Markdown."""
+    quiet = no_session_text(trade_date, snapshot)
+    if quiet is not None:
+        return quiet
     return review_text(trade_date, snapshot, read_review_data(con, trade_date, snapshot))

@@ -21,6 +21,9 @@ HKT_OFFSET_MINUTES = 8 * 60  # UTC+8 all year: no daylight saving in Hong Kong s
 SHARE_CODE = r"^\d{5}$"
 SNAPSHOTS = ("midday", "close")
 INDEX_CODES = ("HSI", "HSCEI", "HSTECH")
+# raw.quotes.trading_status: NULL (trading normally) or one of these. Halted may follow trades
+# earlier in the day; suspended means no trade at all (HKEX prints TRADING SUSPENDED / HALTED).
+TRADING_STATUSES = ("suspended", "halted")
 
 # TIMESTAMPTZ columns: Datetime(us, Asia/Hong_Kong), DuckDB's TIMESTAMPTZ resolution.
 # validate.py reads naive input values as HKT and converts aware ones to HKT.
@@ -148,6 +151,25 @@ class Quotes(pa.DataFrameModel):
     def _untraded(cls, data: PolarsData) -> pl.LazyFrame:
         ok = pl.col("last").is_not_null() | (pl.col("volume") == 0)
         return row_result(data, ok, ["last", "volume"])
+
+    # trading_status is not a field: validation demands every field of a model, and sources
+    # that do not report suspensions (landing files without the column, quote lists) must
+    # still load, as trading normally. When a frame has the column, this rule checks it.
+    @pa.dataframe_check(
+        name="trading_status_ok",
+        error="trading_status must be NULL, 'suspended' or 'halted', and a suspended share"
+        " has no trade (last NULL, volume 0, turnover 0)",
+    )
+    def _trading_status(cls, data: PolarsData) -> pl.LazyFrame:
+        columns = ["last", "volume", "turnover"]
+        if "trading_status" not in data.lazyframe.collect_schema().names():
+            return row_result(data, pl.lit(True), columns)
+        status = pl.col("trading_status")
+        untraded = pl.col("last").is_null() & (pl.col("volume") == 0) & (pl.col("turnover") == 0)
+        ok = status.is_null() | (
+            status.is_in(TRADING_STATUSES) & ((status != "suspended") | untraded)
+        )
+        return row_result(data, ok, ["trading_status", *columns])
 
     class Config:
         name = "raw.quotes"

@@ -71,6 +71,7 @@ QUOTE_COLUMNS = [
     "turnover",
     "as_of",
     "source",
+    "trading_status",
 ]
 LEVEL_COLUMNS = [
     "trade_date",
@@ -235,6 +236,9 @@ def to_quotes(
     frame.insert(0, "trade_date", trade_date)
     frame["as_of"] = pd.Timestamp(calendar.snapshot_time(trade_date, snapshot))
     frame["source"] = source
+    # Eastmoney marks no suspension: a suspended share shows only as "-" values and an older
+    # quote time (f124), so the state is unknown here (NULL), not "trading normally" asserted.
+    frame["trading_status"] = pd.Series([None] * len(frame), dtype=object)
     return frame[QUOTE_COLUMNS]
 
 

@@ -22,8 +22,8 @@ of the page loads. The file has no opening price, so ``open`` is NULL in every r
 untraded share (no shares traded) gets NULL high/low/last (the file prints its nominal close
 there) and volume 0; a suspended or halted one NULL prices throughout. The markers are a
 state, not a NULL: :func:`parse` keeps them in ``trading_status`` (``TRADING SUSPENDED``,
-``TRADING HALTED``, NULL when traded normally) and :func:`trading_statuses` hands them out;
-raw.quotes has no column for them yet (the suspension state of the sample-market issue).
+``TRADING HALTED``, NULL when traded normally), :func:`trading_statuses` hands them out and
+:func:`to_quotes` writes them to raw.quotes.trading_status as ``suspended`` / ``halted``.
 
 The file lists every security (warrants, CBBCs, ETFs, debt...). Rows are kept for the given
 universe (the securities master's symbols) or, without one, for codes 00001-09999 (ordinary
@@ -54,6 +54,7 @@ HOST = "www.hkex.com.hk"
 URL = f"https://{HOST}/eng/stat/smstat/dayquot/d{{yymmdd}}e.htm"
 WINDOW_DAYS = 365
 STATUSES = ("TRADING SUSPENDED", "TRADING HALTED")
+TRADING_STATUS = {"TRADING SUSPENDED": "suspended", "TRADING HALTED": "halted"}
 # Labels of the two header lines, as printed; the values below them map to these names.
 PREV_CLOSE, ASK, HIGH, SHARES = "PRV.CLO.", "ASK", "HIGH", "SHARES TRADED"
 CLOSING, BID, LOW, TURNOVER = "CLOSING", "BID", "LOW", "TURNOVER ($)"
@@ -236,6 +237,11 @@ def to_quotes(
             "source": source,
         },
         columns=QUOTE_COLUMNS,
+    )
+    # The file's markers as raw.quotes.trading_status: the state, beside the NULL prices.
+    frame["trading_status"] = pd.Series(
+        [TRADING_STATUS[s] if isinstance(s, str) else None for s in p["trading_status"]],
+        dtype=object,
     )
     return frame
 

@@ -127,11 +127,12 @@ def session_traded(trade_date: date, snapshot: str | None = None) -> bool:
 
     A file with a header and no rows is accepted only for a session that did not trade:
     anywhere else it is a truncated delivery. The calendar knows whole days without a session
-    (holidays, ad-hoc closures); a session cancelled within a trading day (the afternoon lost
-    to a typhoon signal) would be told here, the one place that decides it.
+    (holidays, ad-hoc closures) and mornings weather cancelled (calendar.weather_sessions):
+    the mid-day files of such a day are expected to hold no rows.
     """
-    del snapshot  # no snapshot-level cancellations are known to the calendar yet
-    return calendar.is_trading_day(trade_date)
+    if snapshot is None:
+        return calendar.is_trading_day(trade_date)
+    return calendar.snapshot_traded(trade_date, snapshot)
 
 
 @dataclass(frozen=True)
@@ -226,6 +227,8 @@ class LandingSource:
         f = read.frame
         body = {"symbol": f["symbol"], **{c: f[c] for c in _QUOTE_PRICES}}
         body |= {"volume": f["volume"], "turnover": f["turnover"]}
+        if "trading_status" in f:  # optional: a file without it reports no suspension
+            body["trading_status"] = f["trading_status"]
         frame = _partition(trade_date, snapshot, body, as_of=True)
         return _with_origin(frame, [read])
 

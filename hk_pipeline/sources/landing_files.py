@@ -106,6 +106,8 @@ COLUMNS: dict[str, dict[str, str]] = {
 }
 OPTIONAL_COLUMNS: dict[str, dict[str, str]] = {
     "securities": {"listed_on": "date"},
+    # NULL (trading normally), suspended or halted; files without it load as not suspended
+    "quotes": {"trading_status": "str"},
     "macro_series": {"released_at": "timestamp"},
 }
 

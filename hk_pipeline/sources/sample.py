@@ -24,7 +24,7 @@ import pyarrow as pa
 from hk_pipeline import calendar
 from hk_pipeline.config import Settings, pipeline_home
 from hk_pipeline.sources import sample_reference as ref
-from hk_pipeline.sources.sample_market import daily, disk_cache, intraday, recap
+from hk_pipeline.sources.sample_market import daily, disk_cache, intraday, recap, suspensions
 from hk_pipeline.sources.sample_market.daily import INDEX_CODES, DailyMarket
 
 SOURCE = "sample"
@@ -67,19 +67,36 @@ def build_market(days: list[date] | None = None) -> DailyMarket:
     universe = ref.securities_universe().reset_index(drop=True)
     membership = ref.index_membership()
     days = daily.sample_days() if days is None else days
-    m = daily.simulate(universe, membership, ref.hsi_official_closes(), days)
+    m = daily.simulate(
+        universe, membership, ref.hsi_official_closes(), days, ref.review_effective_dates()
+    )
     daily.recorded_closes(m)
     pins = recap.load_pins()
     recap.apply_recap(m, pins)
     daily.recorded_closes(m)
     midday_pins = {(code, recap.RECAP_DAY): level for code, level in pins.levels.items()}
-    daily.index_levels(m, midday_pins)
+    # The real HSI open/high/low are not applied yet: holding the mid-day level inside the
+    # real day's range by clipping it breaks the reconciliation of official and computed
+    # levels (8.8 bp on 2025-11-18 mid-day, failing the levels_reconcile check and the
+    # backfill); the members' mid-day prices must be solved for the clipped level first.
+    daily.index_levels(m, midday_pins, None)
     return m
 
 
 @lru_cache(maxsize=2)
 def simulated_day(d: date) -> intraday.SimulatedDay:
-    return intraday.simulate_day(market(), d)
+    day = intraday.simulate_day(market(), d)
+    if calendar.session(d).morning_traded:
+        return day
+    # Weather cancelled the morning (calendar.weather_sessions): the simulated mid-day price
+    # stays as the unobserved price the afternoon starts from, but no morning bar was traded
+    empty = np.empty((0, 0))
+    morning = intraday.SessionBars(np.empty(0, dtype=np.int64), [], *([empty] * 6))
+    index_bars = {
+        code: bars[bars["session"] != "midday"].reset_index(drop=True)
+        for code, bars in day.index_bars.items()
+    }
+    return intraday.SimulatedDay(d, morning, day.afternoon, index_bars)
 
 
 _ARROW_TEXT = pd.ArrowDtype(pa.string())
@@ -129,7 +146,10 @@ class SampleSource:
         computed once (~15 ms a call, twice per day of a backfill)."""
         m = self._market()
         if self._factors is None or self._factors[0] is not m:
-            self._factors = (m, daily.constituent_factors(m.universe, ref.index_membership()))
+            self._factors = (
+                m,
+                daily.constituent_factors(m.universe, ref.index_membership(), m),
+            )
         return self._factors[1]
 
     def securities(self, trade_date: date) -> pd.DataFrame:
@@ -192,6 +212,15 @@ class SampleSource:
         frame.insert(0, "trade_date", trade_date)
         frame["as_of"] = calendar.snapshot_time(trade_date, snapshot)
         frame["source"] = SOURCE
+        span = slice(k, k + 1)
+        off = suspensions.suspended(
+            m.symbols, [trade_date], m.alive[:, span], m.listing_day[:, span], m.factors
+        )[alive, 0]
+        frame["trading_status"] = pd.Series(
+            np.where(off, suspensions.STATUS, None), dtype=_ARROW_TEXT
+        )
+        if not calendar.snapshot_traded(trade_date, snapshot):
+            frame = frame.iloc[:0]  # a cancelled morning: no quotes at all, not untraded ones
         return _arrow_backed(frame)
 
     def index_levels(self, trade_date: date, snapshot: str) -> pd.DataFrame:
@@ -200,7 +229,9 @@ class SampleSource:
         k = m.day(trade_date)
         day = simulated_day(trade_date)
         rows = []
-        for code in INDEX_CODES:
+        # a cancelled morning has no mid-day levels (the columns come from the schema)
+        codes = INDEX_CODES if calendar.snapshot_traded(trade_date, snapshot) else ()
+        for code in codes:
             bars = day.index_bars[code]
             if snapshot == "midday":
                 bars = bars[bars["session"] == "midday"]
@@ -221,7 +252,9 @@ class SampleSource:
                     "source": SOURCE,
                 }
             )
-        return _arrow_backed(pd.DataFrame(rows))
+        columns = ["trade_date", "snapshot", "index_code", "prev_close", "open", "high", "low"]
+        columns += ["last", "as_of", "source"]
+        return _arrow_backed(pd.DataFrame(rows, columns=columns))
 
     def intraday_bars(self, trade_date: date, snapshot: str) -> pd.DataFrame:
         _check_day(trade_date)

@@ -358,12 +358,62 @@ def _month_start(month: str) -> date:
     return date(int(month[:4]), int(month[5:7]), 1)
 
 
+# Effective dates of the Hang Seng Indexes quarterly reviews over the sample's range: changes
+# are implemented after the close of the first Friday of March, June, September and December
+# and take effect on the next trading day (2024-06-11: 2024-06-10 was Tuen Ng). Sources are in
+# docs/sample_market.md; review_effective_dates() checks the list against that rule.
+REVIEW_EFFECTIVE_DATES: tuple[date, ...] = (
+    date(2023, 9, 4),
+    date(2023, 12, 4),
+    date(2024, 3, 4),
+    date(2024, 6, 11),
+    date(2024, 9, 9),
+    date(2024, 12, 9),
+    date(2025, 3, 10),
+    date(2025, 6, 9),
+    date(2025, 9, 8),
+    date(2025, 12, 8),
+    date(2026, 3, 9),
+    date(2026, 6, 8),
+)
+# A month-start list that does not yet show a review that took effect before that month:
+# membership follows the review, so these lists disagree with it (tests name the reason).
+STALE_HSI_LISTS: dict[str, str] = {
+    "2024-07": "shows the June 2024 review (effective 2024-06-11) only from 2024-08",
+    "2025-07": "shows the June 2025 review (effective 2025-06-09) only from 2025-08",
+    **{
+        f"2026-{month:02d}": "misses 01801, added by the December 2025 review (2025-12-08)"
+        for month in range(1, 8)
+    },
+}
+# A list change more than this long after the last review is not put back on a review date.
+_REVIEW_LAG_DAYS = 100
+
+
+def review_effective_dates() -> tuple[date, ...]:
+    """The quarterly reviews' effective dates (see REVIEW_EFFECTIVE_DATES)."""
+    return REVIEW_EFFECTIVE_DATES
+
+
+def _effective_date(list_month_start: date) -> date:
+    """When a change first seen on a month's list took effect: the last review before it.
+
+    The monthly lists are snapshots taken after the fact, up to two months late; a change
+    with no review in the preceding `_REVIEW_LAG_DAYS` stays on the list's date.
+    """
+    before = [d for d in REVIEW_EFFECTIVE_DATES if d <= list_month_start]
+    if before and (list_month_start - before[-1]).days <= _REVIEW_LAG_DAYS:
+        return before[-1]
+    return list_month_start
+
+
 def derive_hsi_membership() -> pd.DataFrame:
-    """HSI intervals from the monthly lists: a list is the membership for its month.
+    """HSI intervals from the monthly lists, with each change on its review's effective date.
 
     Consecutive months coalesce into one interval; a run that reaches the last list stays open.
-    The lists lag the reviews by up to a month; entries in ``_HSI_OVERRIDES`` (known effective
-    dates the lists miss) are added as given.
+    The lists lag the reviews by up to two months, so a run that starts (or ends) with a list
+    starts (or ends) on the last review's effective date before that list; entries in
+    ``_HSI_OVERRIDES`` (known effective dates the lists miss) are added as given.
     """
     files = sorted(HSI_LISTS_DIR.glob("????-??.csv"))
     months = [f.stem for f in files]
@@ -386,9 +436,12 @@ def derive_hsi_membership() -> pd.DataFrame:
             "index_code": "HSI",
             "symbol": runs["symbol"].to_numpy(),
             "valid_from": [
-                max(_month_start(months[m]), _MEMBERSHIP_START) for m in runs["m0"].to_numpy()
+                _MEMBERSHIP_START if m == 0 else _effective_date(_month_start(months[m]))
+                for m in runs["m0"].to_numpy()
             ],
-            "valid_to": [None if m == last else next_month[m] for m in runs["m1"].to_numpy()],
+            "valid_to": [
+                None if m == last else _effective_date(next_month[m]) for m in runs["m1"].to_numpy()
+            ],
         }
     )
     extra = pd.DataFrame(
@@ -472,8 +525,9 @@ def capped_weights(market_cap: np.ndarray, cap: float = INDEX_CAP) -> np.ndarray
 def index_weights(index_code: str, on: date) -> pd.DataFrame:
     """Members in force on ``on`` with cap factors (what ref.index_constituents publishes).
 
-    The cap factor is solved at anchor prices (2025-11-20 closes) and held for the whole sample:
-    the real one is reset at each quarterly review, which the sample does not model.
+    The cap factor here is solved at anchor prices (2025-11-20 closes): a price-free reference
+    for the anchor day. What the sample source publishes is reset at each quarterly review
+    from the simulated closes before it (daily.review_cap_factors, docs/sample_market.md).
     """
     members = _members_on(index_code, on)
     u = _universe().set_index("symbol")
@@ -606,3 +660,35 @@ def _hsi_closes() -> pd.Series:
 def hsi_official_closes() -> pd.Series:
     """Real ^HSI daily closes (Yahoo export), rounded to 2 decimals, indexed by date."""
     return _hsi_closes().copy()
+
+
+@functools.lru_cache(maxsize=1)
+def _hsi_ohlc() -> pd.DataFrame:
+    df = pd.read_csv(
+        HSI_DAILY_CSV,
+        skiprows=3,
+        header=None,
+        names=["date", "close", "high", "low", "open", "volume"],
+    )
+    out = pd.DataFrame(
+        {c: np.round(df[c].to_numpy(dtype=float), 2) for c in ("open", "high", "low", "close")},
+        index=pd.Index(_to_dates(df["date"]), name="date"),
+    )
+    bad = out[
+        (out["high"] < out[["open", "close"]].max(axis=1))
+        | (out["low"] > out[["open", "close"]].min(axis=1))
+    ]
+    if len(bad):
+        raise ValueError(
+            f"{HSI_DAILY_CSV}: the high/low of {len(bad)} day(s) do not contain the open and close"
+            f" (first: {bad.index[0]}); fix those rows of the Yahoo export"
+        )
+    return out
+
+
+def hsi_official_ohlc() -> pd.DataFrame:
+    """Real ^HSI daily open, high, low and close (Yahoo export), rounded to 2 decimals.
+
+    Indexed by date; the sample's HSI carries them on the close snapshot of each such day.
+    """
+    return _hsi_ohlc().copy()

@@ -14,7 +14,12 @@ from datetime import date
 import duckdb
 
 from hk_pipeline.faults import fault_point
-from hk_pipeline.marts.runner import MART_NAMES, ensure_mart_table, mart_sql
+from hk_pipeline.marts.runner import (
+    MART_NAMES,
+    add_new_mart_columns,
+    ensure_mart_table,
+    mart_sql,
+)
 from hk_pipeline.paths import DDL_DIR
 from hk_pipeline.warehouse.ddl import apply_ddl, ddl_files
 from hk_pipeline.warehouse.tx import WRITE_TOKENS_TABLE, write_transaction
@@ -63,6 +68,7 @@ def partitioned_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
 def _apply(con: duckdb.DuckDBPyConnection, target: str) -> None:
     apply_ddl(con)
     for name in MART_NAMES:
+        add_new_mart_columns(con, name, date(2025, 11, 21), "midday")
         ensure_mart_table(con, name, date(2025, 11, 21), "midday")
     # No data file, compaction included, ever mixes two (trade_date, snapshot) partitions:
     # replacing one deletes whole files, and an analyst's filter on a day skips the others.

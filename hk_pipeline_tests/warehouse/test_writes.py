@@ -80,7 +80,13 @@ def test_connect_applies_ddl_with_comments(con) -> None:
     for t in ("ref.securities", "raw.quotes", "raw.intraday_bars", "quarantine.quotes"):
         assert t in tables
     assert table_columns(con, "raw.quotes")[:3] == ["trade_date", "snapshot", "symbol"]
-    assert table_columns(con, "raw.quotes")[-3:] == ["source", "run_id", "loaded_at"]
+    # trading_status came later: added last, so new and upgraded lakes share one column order
+    assert table_columns(con, "raw.quotes")[-4:] == [
+        "source",
+        "run_id",
+        "loaded_at",
+        "trading_status",
+    ]
     assert table_comment(con, "raw.quotes")
     uncommented = con.execute(
         "SELECT schema_name, table_name, column_name FROM duckdb_columns()"

@@ -20,8 +20,14 @@ CREATE TABLE IF NOT EXISTS raw.quotes (
     as_of      TIMESTAMPTZ,
     source     VARCHAR NOT NULL,
     run_id     VARCHAR NOT NULL,
-    loaded_at  TIMESTAMPTZ NOT NULL
+    loaded_at  TIMESTAMPTZ NOT NULL,
+    trading_status VARCHAR
 );
+
+-- trading_status came after the first lakes: an existing lake gets it here (NULL in the rows
+-- it holds, i.e. trading normally, which is what those sources reported), at the end of the
+-- table as in a new lake, so both have the same column order.
+ALTER TABLE raw.quotes ADD COLUMN IF NOT EXISTS trading_status VARCHAR;
 
 COMMENT ON TABLE raw.quotes IS 'Snapshot quotes of every listed share, cumulative for the day up to the snapshot. Prices in HKD.';
 
@@ -39,3 +45,4 @@ COMMENT ON COLUMN raw.quotes.as_of IS 'Instant the quote is as of.';
 COMMENT ON COLUMN raw.quotes.source IS 'Which source produced the row: sample, landing or live:<provider>.';
 COMMENT ON COLUMN raw.quotes.run_id IS 'The Dagster run that wrote the row.';
 COMMENT ON COLUMN raw.quotes.loaded_at IS 'When the row was written to the warehouse.';
+COMMENT ON COLUMN raw.quotes.trading_status IS 'NULL when the share trades normally; suspended (suspended all day: no trade, NULL prices, volume 0, counted as unchanged in breadth) or halted (trading halted during the session, HKEX''s TRADING HALTED). Sources without the column load as NULL.';

@@ -17,8 +17,11 @@
 --   untraded       no trade this session: last IS NULL, or no row in raw.quotes at all
 --                  (no_quote); counted in `unchanged` as the reviews do, and shown apart
 --   advancer       last > prev_close;  decliner  last < prev_close;  flat  last = prev_close
--- raw.quotes has no suspension flag, so a suspended share cannot be told apart from one that
--- did not trade: it is in `untraded`, and `suspended` stays 0 until a source provides the flag.
+-- Suspended shares (raw.quotes.trading_status = 'suspended' or 'halted') stay in the
+-- universe: with no trade they are `untraded` (so `unchanged`), a halted share that traded
+-- before its halt is classified by its last price; both are also counted in `suspended`.
+-- A source without the column reports NULL (trading normally): its suspended shares are
+-- counted only as untraded.
 --
 -- columns:
 --   trade_date, snapshot  the partition
@@ -31,7 +34,8 @@
 --   untraded              shares without a trade this session (included in unchanged)
 --   no_quote              shares of the universe absent from raw.quotes (included in untraded)
 --   no_prev_close         listing-day shares (not in advancers/decliners/unchanged)
---   suspended             always 0 (no flag in the sources; see above)
+--   suspended             shares suspended or halted (trading_status set); also counted in
+--                         their price state (untraded, so unchanged, when they did not trade)
 --   total                 advancers + decliners + unchanged + no_prev_close
 --   ad_ratio              advancers / decliners; NULL when there are no decliners
 --   up_turnover           turnover of advancers, HKD
@@ -61,7 +65,7 @@ membership AS (
     SELECT index_code, symbol FROM members
 ),
 quotes AS (
-    SELECT q.symbol, q.prev_close, q.last, q.turnover
+    SELECT q.symbol, q.prev_close, q.last, q.turnover, q.trading_status
     FROM raw.quotes AS q
     WHERE q.trade_date = $trade_date::DATE AND q.snapshot = $snapshot::VARCHAR
 ),
@@ -70,9 +74,15 @@ classified AS (
         m.universe,
         m.symbol,
         q.symbol IS NULL AS no_quote,
-        coalesce(q.turnover, 0) AS turnover,
+        q.trading_status IS NOT NULL AS suspended,
+        -- summed as decimals to a tenth of a cent: a DOUBLE sum depends on the order the
+        -- rows are read (file layout, threads), so two identical lakes could differ in
+        -- the last bits; turnover is price (3 decimals) x shares, so this is exact
+        coalesce(q.turnover, 0)::DECIMAL(38, 3) AS turnover,
         CASE
             WHEN q.symbol IS NULL THEN 'untraded'
+            -- before no_prev_close: HKEX's file prints no previous close for a suspended share
+            WHEN q.trading_status = 'suspended' AND q.last IS NULL THEN 'untraded'
             WHEN q.prev_close IS NULL THEN 'no_prev_close'
             WHEN q.last IS NULL THEN 'untraded'
             WHEN q.last > q.prev_close THEN 'advancer'
@@ -92,6 +102,7 @@ counts AS (
         count(c.symbol) FILTER (WHERE c.state = 'untraded') AS untraded,
         count(c.symbol) FILTER (WHERE c.no_quote) AS no_quote,
         count(c.symbol) FILTER (WHERE c.state = 'no_prev_close') AS no_prev_close,
+        count(c.symbol) FILTER (WHERE c.suspended) AS suspended,
         count(c.symbol) AS total,
         coalesce(sum(c.turnover) FILTER (WHERE c.state = 'advancer'), 0) AS up_turnover,
         coalesce(sum(c.turnover) FILTER (WHERE c.state = 'decliner'), 0) AS down_turnover,
@@ -110,7 +121,7 @@ SELECT
     untraded,
     no_quote,
     no_prev_close,
-    0::BIGINT AS suspended,
+    suspended,
     total,
     advancers::DOUBLE / nullif(decliners, 0) AS ad_ratio,
     up_turnover::DOUBLE AS up_turnover,

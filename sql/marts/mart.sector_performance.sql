@@ -37,7 +37,10 @@ classified AS (
         s.issued_shares,
         q.prev_close,
         coalesce(q.last, q.prev_close) AS price,
-        coalesce(q.turnover, 0) AS turnover,
+        -- summed as decimals to a tenth of a cent: a DOUBLE sum depends on the order the
+        -- rows are read (file layout, threads), so two identical lakes could differ in
+        -- the last bits; turnover is price (3 decimals) x shares, so this is exact
+        coalesce(q.turnover, 0)::DECIMAL(38, 3) AS turnover,
         CASE
             WHEN q.symbol IS NULL THEN 'untraded'
             WHEN q.prev_close IS NULL THEN 'no_prev_close'

@@ -1,4 +1,4 @@
--- mart.top_movers: the 20 biggest gainers and the 20 biggest losers at the snapshot.
+-- mart.top_movers: the 20 biggest gainers and losers at the snapshot, and the 20 of each above the liquidity floor.
 -- grain:         one ranked share per direction at one snapshot of one trading day
 -- key:           (trade_date, snapshot, direction, rank)
 -- time column:   trade_date
@@ -9,9 +9,19 @@
 -- change_pct > 0, losers < 0, so a day with fewer than 20 risers lists fewer gainers.
 -- Ties broken by higher turnover, then symbol.
 --
+-- Liquidity floor: a market review prints movers that traded at least HKD 10 million by the
+-- snapshot (`liquid`); below it a few board lots of a penny share move its price by a tenth
+-- and fill the raw list. The floor is this warehouse's choice, not an HKEX rule. A row is
+-- kept when it is in the raw top 20 (rank <= 20) or in the top 20 above the floor
+-- (liquid_rank <= 20), so `WHERE rank <= 20` is the unfiltered list and
+-- `WHERE liquid_rank <= 20 ORDER BY liquid_rank` the one a review prints.
+--
 -- columns:
 --   trade_date, snapshot  the partition
---   direction             'gainer' or 'loser';  rank  1 = biggest move in that direction
+--   direction             'gainer' or 'loser'
+--   rank                  1 = biggest move in that direction among all shares
+--   liquid                turnover >= HKD 10 million at the snapshot (the liquidity floor)
+--   liquid_rank           1 = biggest move in that direction among liquid shares; NULL if not liquid
 --   symbol, name          from ref.securities in force on trade_date
 --   last, prev_close      HKD
 --   change_pct            (last / prev_close - 1) * 100, percent
@@ -30,7 +40,8 @@ moves AS (
         q.last,
         q.prev_close,
         (q.last / q.prev_close - 1) * 100 AS change_pct,
-        coalesce(q.turnover, 0)::DOUBLE AS turnover
+        coalesce(q.turnover, 0)::DOUBLE AS turnover,
+        coalesce(q.turnover, 0) >= 10000000 AS liquid
     FROM raw.quotes AS q
     JOIN shares AS s ON s.symbol = q.symbol
     WHERE q.trade_date = $trade_date::DATE
@@ -42,18 +53,24 @@ ranked AS (
     SELECT
         'gainer' AS direction,
         row_number() OVER (ORDER BY change_pct DESC, turnover DESC, symbol) AS rank,
+        CASE WHEN liquid THEN row_number() OVER (
+            PARTITION BY liquid ORDER BY change_pct DESC, turnover DESC, symbol
+        ) END AS liquid_rank,
         *
     FROM moves
     WHERE change_pct > 0
-    QUALIFY rank <= 20
+    QUALIFY rank <= 20 OR liquid_rank <= 20
     UNION ALL
     SELECT
         'loser' AS direction,
         row_number() OVER (ORDER BY change_pct ASC, turnover DESC, symbol) AS rank,
+        CASE WHEN liquid THEN row_number() OVER (
+            PARTITION BY liquid ORDER BY change_pct ASC, turnover DESC, symbol
+        ) END AS liquid_rank,
         *
     FROM moves
     WHERE change_pct < 0
-    QUALIFY rank <= 20
+    QUALIFY rank <= 20 OR liquid_rank <= 20
 )
 SELECT
     $trade_date::DATE AS trade_date,
@@ -65,6 +82,8 @@ SELECT
     last,
     prev_close,
     change_pct,
-    turnover
+    turnover,
+    liquid,
+    liquid_rank
 FROM ranked
 ORDER BY direction, rank

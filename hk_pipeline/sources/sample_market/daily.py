@@ -11,13 +11,15 @@ then a few constituents are moved by whole ticks to land within a fraction of a 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import itertools
+from dataclasses import dataclass, field
 from datetime import date
 
 import numpy as np
 import pandas as pd
 
 from hk_pipeline import calendar
+from hk_pipeline.sources.sample_market import suspensions
 from hk_pipeline.sources.sample_market.noise import cell_keys, normals, symbol_keys, uniforms
 from hk_pipeline.ticks import round_to_tick, step_price, tick_of, tick_size
 
@@ -26,6 +28,11 @@ INDEX_CODES = ("HSI", "HSCEI", "HSTECH")
 # Previous closes the recap implies for HSCEI and HSTECH (reference JSON, prev_close_chosen).
 ANCHOR_LEVELS = {"HSCEI": 9143.0, "HSTECH": 5574.6}
 INDEX_CAP = 0.08
+CAP_PASSES = 2  # solves with review cap factors (see simulate)
+# The HSI's review cap factors are set for 7.98%: between the last two solves the closes
+# before a review move by a tick here and there, which moves a capped weight by up to about
+# 0.008 of a point; the margin keeps every HSI weight at or under 8% on its review day.
+HSI_SOLVE_CAP = INDEX_CAP - 0.0002
 
 MARKET_VOL = 0.011
 SECTOR_VOL = 0.006
@@ -54,6 +61,13 @@ class DailyMarket:
     index_close: dict[str, np.ndarray]
     index_midday: dict[str, np.ndarray]
     daily_vol: np.ndarray
+    # index -> [3, day] real open, high, low (NaN where the reference has none): the close
+    # snapshot's bars are fitted to them (intraday._index_bars).
+    index_ohlc: dict[str, np.ndarray] = field(default_factory=dict)
+    # Cap factors as reset at each review: period starts (date ordinals, ascending) and per
+    # index a [share, period] matrix, NaN where the share is not a member from that start.
+    cap_periods: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    cap_factor: dict[str, np.ndarray] = field(default_factory=dict)
 
     def day(self, d: date) -> int:
         try:
@@ -89,13 +103,41 @@ def cap_factors(mcap: np.ndarray, cap: float = INDEX_CAP) -> np.ndarray:
     return np.minimum(cf, 1.0)
 
 
-def constituent_factors(universe: pd.DataFrame, membership: pd.DataFrame) -> pd.DataFrame:
-    """IS*FAF*CF per membership row; CF fixed per (index, symbol), set on the anchor day.
+def exact_cap_factors(mcap: np.ndarray, cap: float) -> np.ndarray:
+    """Cap factors (uncapped = 1) giving each capped member exactly `cap` of the index.
 
-    Cap factors are reset at quarterly reviews in the real indices; the sample keeps one
-    per member, computed on the members of 2025-11-20 at anchor prices (members not in
-    that list are capped against the same total), so published rows never change meaning.
+    Names over the cap are fixed at it and the rest share what is left in proportion,
+    repeated until no uncapped name is over; unlike cap_factors, whose capped names drift
+    off the cap when a later round caps more names, every capped weight ends exactly on it.
     """
+    m = np.asarray(mcap, dtype=float)
+    if len(m) * cap < 1:
+        raise ValueError(f"{len(m)} members cannot all stay under a {cap:.2%} cap")
+    capped = np.zeros(len(m), dtype=bool)
+    while True:
+        free = np.where(capped, 0.0, m)
+        w = np.where(capped, cap, free / free.sum() * (1.0 - cap * capped.sum()))
+        over = (w > cap) & ~capped
+        if not over.any():
+            break
+        capped |= over
+    cf = w / m
+    return cf / cf.max()
+
+
+def constituent_factors(
+    universe: pd.DataFrame, membership: pd.DataFrame, market: DailyMarket | None = None
+) -> pd.DataFrame:
+    """IS*FAF*CF per membership row.
+
+    With a `market` built with review dates, the rows are split at each review and carry
+    the cap factor that review set (review_factor_rows). Otherwise (the first solve, or a
+    market without reviews) one CF per (index, symbol), set on the anchor day: computed on
+    the members of 2025-11-20 at anchor prices, members not in that list capped against the
+    same total.
+    """
+    if market is not None and market.cap_factor:
+        return review_factor_rows(universe, membership, market.cap_periods, market.cap_factor)
     u = universe.set_index("symbol")
     rows = membership.copy()
     rows["issued_shares"] = rows["symbol"].map(u["issued_shares"]).astype("int64")
@@ -118,6 +160,105 @@ def constituent_factors(universe: pd.DataFrame, membership: pd.DataFrame) -> pd.
         rows.loc[grp.index, "cap_factor"] = np.round(np.asarray(cf, dtype=float), 6)
     rows["factor"] = rows["issued_shares"] * rows["faf"] * rows["cap_factor"]
     return rows.drop(columns=["mcap"])
+
+
+def split_at_periods(membership: pd.DataFrame, starts: dict[str, list[date]]) -> pd.DataFrame:
+    """Membership rows cut at each of their index's period starts (valid_to exclusive).
+
+    A member that stays through a review gets one row per review period, each with that
+    review's cap factor, as Hang Seng republishes factors at every review.
+    """
+    out = []
+    for r in membership.itertuples(index=False):
+        end = None if pd.isna(r.valid_to) else r.valid_to
+        cuts = [d for d in starts[r.index_code] if r.valid_from < d and (end is None or d < end)]
+        bounds = [r.valid_from, *cuts, end]
+        for lo, hi in itertools.pairwise(bounds):
+            out.append((r.index_code, r.symbol, lo, hi))
+    return pd.DataFrame(out, columns=["index_code", "symbol", "valid_from", "valid_to"])
+
+
+def period_starts(
+    membership: pd.DataFrame, review_dates: tuple[date, ...]
+) -> dict[str, list[date]]:
+    """Per index: the dates its cap factors are set on (first start, reviews, any change)."""
+    out = {}
+    for code, grp in membership.groupby("index_code"):
+        dates = {*grp["valid_from"], *[d for d in grp["valid_to"] if not pd.isna(d)]}
+        first = min(grp["valid_from"])
+        out[str(code)] = sorted({*dates, *[d for d in review_dates if d > first]})
+    return out
+
+
+def review_cap_factors(
+    universe: pd.DataFrame,
+    membership: pd.DataFrame,
+    review_dates: tuple[date, ...],
+    closes: np.ndarray,
+    days: list[date],
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Cap factors set at every review with the closes of the trading day before it.
+
+    Hang Seng recomputes the cap factors at each quarterly review so that no constituent
+    weighs more than the cap when the review takes effect; between reviews the weights
+    drift with prices. Issued shares and free float are the sample's constants, so the
+    review's cut-off data are the previous close's prices times those.
+    """
+    starts = period_starts(membership, review_dates)
+    all_starts = sorted({d for v in starts.values() for d in v})
+    pos = {s: i for i, s in enumerate(universe["symbol"])}
+    weight_base = universe["issued_shares"].to_numpy(float) * universe["faf"].to_numpy(float)
+    day_arr = np.array(days, dtype="datetime64[D]")
+    cf = {c: np.full((len(universe), len(all_starts)), np.nan) for c in starts}
+    pieces = split_at_periods(membership, starts)
+    for (code, start), grp in pieces.groupby(["index_code", "valid_from"]):
+        k = max(int(np.searchsorted(day_arr, np.datetime64(start, "D"))) - 1, 0)
+        rows = np.array([pos[s] for s in grp["symbol"]])
+        prices = closes[rows, k]
+        if np.isnan(prices).any():
+            missing = grp["symbol"].to_numpy()[np.isnan(prices)]
+            raise ValueError(
+                f"{code} review of {start}: no close on {days[k]} for {list(missing)};"
+                " a member must be listed before the review takes effect"
+            )
+        # A millionth of a point below the cap: rounding the capped factors down to 6
+        # decimals moves weight to the uncapped, and one just under the cap must stay under.
+        factors = exact_cap_factors(
+            prices * weight_base[rows], HSI_SOLVE_CAP if code == "HSI" else INDEX_CAP - 1e-6
+        )
+        # Published to 6 decimals, rounded down so a capped weight never rounds above the cap.
+        rounded = np.where(factors > 1.0 - 1e-9, 1.0, np.floor(factors * 1e6) / 1e6)
+        cf[str(code)][rows, all_starts.index(start)] = rounded
+    periods = np.array([d.toordinal() for d in all_starts], dtype=np.int64)
+    return periods, cf
+
+
+def review_factor_rows(
+    universe: pd.DataFrame, membership: pd.DataFrame, periods: np.ndarray, cf: dict[str, np.ndarray]
+) -> pd.DataFrame:
+    """Membership rows split per review period, with IS, FAF, that period's CF and factor."""
+    starts = {
+        code: [
+            date.fromordinal(int(o))
+            for j, o in enumerate(periods)
+            if not np.isnan(matrix[:, j]).all()
+        ]
+        for code, matrix in cf.items()
+    }
+    pieces = split_at_periods(membership, starts)
+    u = universe.set_index("symbol")
+    pos = {s: i for i, s in enumerate(universe["symbol"])}
+    col = {int(o): i for i, o in enumerate(periods)}
+    pieces["issued_shares"] = pieces["symbol"].map(u["issued_shares"]).astype("int64")
+    pieces["faf"] = pieces["symbol"].map(u["faf"]).astype(float)
+    pieces["cap_factor"] = [
+        float(cf[c][pos[s], col[d.toordinal()]])
+        for c, s, d in zip(
+            pieces["index_code"], pieces["symbol"], pieces["valid_from"], strict=True
+        )
+    ]
+    pieces["factor"] = pieces["issued_shares"] * pieces["faf"] * pieces["cap_factor"]
+    return pieces
 
 
 def _membership_matrix(
@@ -187,8 +328,13 @@ def simulate(
     membership: pd.DataFrame,
     official_hsi: pd.Series,
     days: list[date],
+    review_dates: tuple[date, ...] = (),
 ) -> DailyMarket:
-    """Build the daily market over `days` (all trading days, anchor day included)."""
+    """Build the daily market over `days` (all trading days, anchor day included).
+
+    With `review_dates`, cap factors are reset at each review (review_cap_factors); without,
+    one cap factor per member is set at anchor prices (constituent_factors).
+    """
     n, m = len(universe), len(days)
     symbols = universe["symbol"].to_numpy()
     sym_pos = {s: i for i, s in enumerate(symbols)}
@@ -231,11 +377,36 @@ def simulate(
     )
     beta = universe["beta"].to_numpy(float)
 
+    # Cap factors depend on the closes before each review and the solved closes on the cap
+    # factors, so: solve with factors set at anchor prices, reset the factors at every review
+    # from those closes, solve again, twice. The last solve's HSI factors are the ones
+    # published, so the HSI closes stay exact; the HSI cap holds at each review to within
+    # the last pass's change (well under 0.001 of a weight point), HSCEI's and HSTECH's
+    # exactly (they are set from the final closes, which they do not feed back into).
     factors_rows = constituent_factors(universe, membership)
     factors = {c: _membership_matrix(factors_rows, c, sym_pos, days, n) for c in INDEX_CODES}
     x, close_idx, hsi = _solve_market(
         base, beta, anchor_k, alive, factors, official_hsi, days, k_star, universe
     )
+    periods = np.zeros(0, dtype=np.int64)
+    cf: dict[str, np.ndarray] = {}
+    if review_dates:
+        for _ in range(CAP_PASSES):
+            periods, cf = review_cap_factors(universe, membership, review_dates, close_idx, days)
+            rows = review_factor_rows(universe, membership, periods, cf)
+            factors = {c: _membership_matrix(rows, c, sym_pos, days, n) for c in INDEX_CODES}
+            x, close_idx, hsi = _solve_market(
+                base, beta, anchor_k, alive, factors, official_hsi, days, k_star, universe
+            )
+        final_periods, final_cf = review_cap_factors(
+            universe, membership, review_dates, close_idx, days
+        )
+        if not np.array_equal(final_periods, periods):
+            raise RuntimeError("review periods changed between cap-factor passes")
+        for code in ("HSCEI", "HSTECH"):
+            cf[code] = final_cf[code]
+        rows = review_factor_rows(universe, membership, periods, cf)
+        factors = {c: _membership_matrix(rows, c, sym_pos, days, n) for c in INDEX_CODES}
     fair = np.exp(base + beta[:, None] * (x[None, :] - x[anchor_k][:, None]))
     fair[~alive] = np.nan
 
@@ -259,6 +430,10 @@ def simulate(
     traded_pm = (uniforms(keys, S_TRADE_PM) < p_pm[:, None]) | member_any
     traded_am &= alive
     traded_pm &= alive
+    # A suspended share trades in neither session; its close carries forward (suspensions.py)
+    off = suspensions.suspended(symbols, days, alive, listing_day, factors)
+    traded_am &= ~off
+    traded_pm &= ~off
 
     market = DailyMarket(
         days=days,
@@ -275,6 +450,8 @@ def simulate(
         index_close={"HSI": hsi},
         index_midday={},
         daily_vol=vol,
+        cap_periods=periods,
+        cap_factor=cf,
     )
     market.close_idx = close_idx  # type: ignore[attr-defined]
     return market
@@ -305,12 +482,20 @@ def recorded_closes(market: DailyMarket) -> None:
     market.close = filled
 
 
-def index_levels(market: DailyMarket, official_midday: dict[tuple[str, date], float]) -> None:
+def index_levels(
+    market: DailyMarket,
+    official_midday: dict[tuple[str, date], float],
+    official_ohlc: pd.DataFrame | None = None,
+) -> None:
     """Official close and mid-day levels of the three indices.
 
     HSI closes are the solved official levels; HSCEI and HSTECH closes are the Hang Seng
     formula chained from their anchor-day levels. Mid-day levels are the formula over the
-    mid-day prices, except where a real figure pins them (the recap's day).
+    mid-day prices, except where a real figure pins them (the recap's day). Where
+    `official_ohlc` (the real HSI open, high, low) knows a day, the HSI mid-day level is
+    held inside that day's real range (this departs from the formula over the simulated
+    mid-day prices on those days, by the distance clipped, so the official and computed
+    levels no longer reconcile there: the sample does not pass it yet, see sample.py).
     """
     close = market.close
     prev = np.concatenate([close[:, :1], close[:, :-1]], axis=1)
@@ -332,10 +517,29 @@ def index_levels(market: DailyMarket, official_midday: dict[tuple[str, date], fl
         prev_level = np.concatenate([level[:1], level[:-1]])
         mid_num = np.nansum(q * np.where(np.isnan(market.midday), prev, market.midday), axis=0)
         midday_level = prev_level * np.where(den > 0, mid_num / np.where(den > 0, den, 1.0), 1.0)
+        if code == "HSI" and official_ohlc is not None:
+            ohlc = _ohlc_matrix(market.days, official_ohlc)
+            market.index_ohlc[code] = ohlc
+            known = ~np.isnan(ohlc[1])
+            midday_level = np.where(known, np.clip(midday_level, ohlc[2], ohlc[1]), midday_level)
         for (pin_code, d), value in official_midday.items():
             if pin_code == code:
-                midday_level[market.day(d)] = value
+                k = market.day(d)
+                rng = market.index_ohlc.get(code)
+                if rng is not None and not rng[2, k] <= value <= rng[1, k]:
+                    raise ValueError(
+                        f"{code} {d}: the pinned mid-day level {value} lies outside the real"
+                        f" day range {rng[2, k]}-{rng[1, k]}; check the recap JSON and the"
+                        " Yahoo export"
+                    )
+                midday_level[k] = value
         market.index_midday[code] = midday_level
+
+
+def _ohlc_matrix(days: list[date], ohlc: pd.DataFrame) -> np.ndarray:
+    """[open, high, low] x day from a frame indexed by date; NaN where the frame has no row."""
+    frame = ohlc.reindex(days)
+    return np.stack([frame[c].to_numpy(float) for c in ("open", "high", "low")])
 
 
 def _solve_market(

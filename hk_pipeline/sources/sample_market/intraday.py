@@ -18,13 +18,21 @@ import pandas as pd
 
 from hk_pipeline import calendar
 from hk_pipeline.sources.sample_market.daily import INDEX_CODES, DailyMarket
-from hk_pipeline.sources.sample_market.noise import cell_keys, normals, symbol_keys
+from hk_pipeline.sources.sample_market.noise import cell_keys, normals, symbol_keys, uniforms
 from hk_pipeline.ticks import round_to_tick
 
 MORNING_BARS = 150
 AFTERNOON_BARS = 180
 S_OPEN, S_PATH_AM, S_PATH_PM, S_WICK, S_TURN_AM, S_TURN_PM, S_WEIGHT, S_PRE = range(21, 29)
+S_LOT_ROUND, S_ODD_BAR, S_ODD_SIZE = range(29, 32)
+# The closing auction's share of a normal day's turnover: HKEX reported "more than 8% of full
+# day turnover" over 2018-19 (docs/sample_market.md). The afternoon carries 55% of a day.
 AUCTION_SHARE = 0.08
+PM_SHARE = 0.55
+# Odd lots: on HKEX they trade apart from the board-lot book (the odd-lot/special-lot
+# market) and are a small part of volume; a bar carries an odd-lot trade with this
+# probability, of 1 to board_lot - 1 shares.
+ODD_LOT_BAR_P = 0.04
 
 
 @dataclass
@@ -95,6 +103,8 @@ def _session(
     total_turnover: np.ndarray,
     keys: np.ndarray,
     path_stream: int,
+    exact: np.ndarray,
+    auction_fraction: float = 0.0,
 ) -> SessionBars:
     n = len(ts)
     vol = market.daily_vol[rows] / np.sqrt(330.0)
@@ -106,10 +116,86 @@ def _session(
     position = (np.arange(n) + 0.5) / n
     u_shape = 1.0 + 1.5 * (2.0 * position - 1.0) ** 2
     weights = u_shape[None, :] * np.exp(0.5 * normals(minute_keys, S_WEIGHT))
-    turnover = _spread_turnover(total_turnover, weights)
-    volume = np.round(turnover / ((high + low + closes) / 3.0)).astype(np.int64)
+    if auction_fraction and n > 1:
+        # The last bar is the closing auction: a fixed share of the session's turnover.
+        weights[:, -1] = weights[:, :-1].sum(axis=1) * auction_fraction / (1.0 - auction_fraction)
+    target = _spread_turnover(total_turnover, weights)
+    volume, turnover = _trades(
+        target,
+        high,
+        low,
+        closes,
+        market.universe["board_lot"].to_numpy(np.int64)[rows],
+        minute_keys,
+        exact,
+        total_turnover,
+    )
     del start_price
     return SessionBars(rows, ts, opens, high, low, closes, volume, turnover)
+
+
+def _trades(
+    target: np.ndarray,
+    high: np.ndarray,
+    low: np.ndarray,
+    closes: np.ndarray,
+    lots: np.ndarray,
+    minute_keys: np.ndarray,
+    exact: np.ndarray,
+    totals: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Volume and turnover per bar, so that turnover / volume lies in the bar's [low, high].
+
+    Volume is whole board lots (the target turnover at the bar's typical price, rounded
+    up or down at random so small shares keep their expected volume) plus now and then an
+    odd lot; turnover is volume times a price inside the bar. A traded share trades at
+    least one lot. Rows marked `exact` (the recap's pinned names) keep `totals` to the
+    cent: their volumes move, then their bar prices inside [low, high] absorb the rest.
+    """
+    lot = lots[:, None].astype(float)
+    price = np.clip(round_to_tick((high + low + closes) / 3.0), low, high)
+    u = uniforms(minute_keys, S_LOT_ROUND)
+    board = np.floor(target / (price * lot) + u)
+    none = board.sum(axis=1) == 0
+    if none.any():
+        rows = np.flatnonzero(none)
+        board[rows, np.argmax(target[rows], axis=1)] = 1.0
+    odd_bar = (uniforms(minute_keys, S_ODD_BAR) < ODD_LOT_BAR_P) & (board > 0)
+    odd = np.where(odd_bar, np.floor(uniforms(minute_keys, S_ODD_SIZE) * lot), 0.0)
+    volume = board * lot + odd
+    turnover = volume * price
+    for i in np.flatnonzero(exact):
+        volume[i], turnover[i] = _exact_row(
+            volume[i], high[i], low[i], price[i], float(np.round(totals[i]))
+        )
+    return volume.astype(np.int64), turnover
+
+
+def _exact_row(
+    volume: np.ndarray, high: np.ndarray, low: np.ndarray, price: np.ndarray, total: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """One share's bars re-sized so their turnover adds up to `total` exactly.
+
+    Shares are added to (or taken from) the busiest bar until `total` lies between
+    sum(volume * low) and sum(volume * high); then every bar's price moves the same
+    fraction of its way from low to high.
+    """
+    v = volume.copy()
+    j = int(np.argmax(v))
+    shares = round((total - float((v * price).sum())) / float(price[j]))
+    v[j] = max(0.0, v[j] + shares)
+    lo, hi = float((v * low).sum()), float((v * high).sum())
+    if not lo - 1e-6 <= total <= hi + 1e-6:
+        raise RuntimeError(
+            f"a pinned turnover of {total:,.0f} HKD cannot be met inside the bars' price"
+            f" range ({lo:,.0f} to {hi:,.0f}): the recap pins need more intraday range"
+        )
+    frac = 0.0 if hi == lo else (total - lo) / (hi - lo)
+    turnover = np.round(v * (low + frac * (high - low)), 2)
+    # The cents lost to rounding go to the bar with the most room for them.
+    roomiest = int(np.argmax(v * (high - low)))
+    turnover[roomiest] += total - float(turnover.sum())
+    return v, turnover
 
 
 def simulate_day(market: DailyMarket, d: date) -> SimulatedDay:
@@ -131,9 +217,11 @@ def simulate_day(market: DailyMarket, d: date) -> SimulatedDay:
     t_am = liquidity[am] * 0.45 * np.exp(0.6 * normals(keys[am], S_TURN_AM) - 0.18)
     if k in caps:
         t_am = np.minimum(t_am, caps[k][am])
+    exact_am = np.zeros(len(am), dtype=bool)
     for (pk, row), value in pins.items():
         if pk == k:
             t_am[np.searchsorted(am, row)] = value
+            exact_am[np.searchsorted(am, row)] = True
     morning = _session(
         market,
         k,
@@ -145,17 +233,35 @@ def simulate_day(market: DailyMarket, d: date) -> SimulatedDay:
         t_am,
         keys,
         S_PATH_AM,
+        exact_am,
     )
 
     pm = np.flatnonzero(market.traded_pm[:, k])
     start_pm = np.where(market.traded_am[pm, k], market.midday[pm, k], ref[pm])
     end_pm = market.close[pm, k]
-    t_pm = liquidity[pm] * 0.55 * np.exp(0.6 * normals(keys[pm], S_TURN_PM) - 0.18)
+    # On a half day the afternoon is the 12:00 closing auction alone: its turnover is the
+    # auction's usual share of a day, not the afternoon's.
+    t_pm_share = AUCTION_SHARE if sess.is_half_day else PM_SHARE
+    t_pm = liquidity[pm] * t_pm_share * np.exp(0.6 * normals(keys[pm], S_TURN_PM) - 0.18)
     if sess.is_half_day:
         ts_pm = [sess.morning_close]
     else:
-        ts_pm = [*_minutes(sess.afternoon_open, AFTERNOON_BARS), sess.afternoon_close]
-    afternoon = _session(market, k, pm, start_pm, start_pm, end_pm, ts_pm, t_pm, keys, S_PATH_PM)
+        # afternoon_minutes is AFTERNOON_BARS except on a weather day that started late
+        ts_pm = [*_minutes(sess.afternoon_open, sess.afternoon_minutes), sess.afternoon_close]
+    afternoon = _session(
+        market,
+        k,
+        pm,
+        start_pm,
+        start_pm,
+        end_pm,
+        ts_pm,
+        t_pm,
+        keys,
+        S_PATH_PM,
+        np.zeros(len(pm), dtype=bool),
+        auction_fraction=0.0 if sess.is_half_day else AUCTION_SHARE / PM_SHARE,
+    )
     index_bars = {
         code: _index_bars(market, k, code, morning, afternoon, ref) for code in INDEX_CODES
     }
@@ -191,8 +297,16 @@ def _index_bars(
     e_close = market.index_close[code][k] / pm[-1] - 1.0
     am = am * (1.0 + e_mid * np.arange(1, len(am) + 1) / len(am))
     pm = pm * (1.0 + e_mid + (e_close - e_mid) * np.arange(1, len(pm) + 1) / len(pm))
-    closes = np.round(np.concatenate([am, pm]), 2)
-    opens = np.concatenate([[round(open_level, 2)], closes[:-1]])
+    path = np.concatenate([[open_level], am, pm])
+    ohlc = market.index_ohlc.get(code)
+    # Day 0 only seeds the previous close of the first partition day; it has no levels.
+    if ohlc is not None and not np.isnan(ohlc[1, k]) and np.isfinite(path).all():
+        real_open, real_high, real_low = (float(v) for v in ohlc[:, k])
+        anchors = {0: real_open, len(am): float(am[-1]), len(path) - 1: float(pm[-1])}
+        path = fit_to_range(path, anchors, real_low, real_high)
+    path = np.round(path, 2)
+    closes = path[1:]
+    opens = path[:-1]
     return pd.DataFrame(
         {
             "ts": morning.ts + afternoon.ts,
@@ -203,3 +317,43 @@ def _index_bars(
             "session": ["midday"] * len(am) + ["close"] * len(pm),
         }
     )
+
+
+def fit_to_range(
+    path: np.ndarray, anchors: dict[int, float], low: float, high: float
+) -> np.ndarray:
+    """The simulated level path bent to pass through `anchors` and span exactly [low, high].
+
+    `path[0]` is the day's open and `path[i]` the close of bar i. The high and the low are
+    placed where the simulated path peaks and troughs (unless an anchor already sits on
+    them); between fixed points the path keeps its simulated wiggles, scaled down just
+    enough to stay inside the real range, so the bars' max high is the real high and their
+    min low the real low.
+    """
+    n = len(path)
+    fixed = {i: round(v, 2) for i, v in anchors.items()}
+    high, low = round(high, 2), round(low, 2)
+    if not all(low <= v <= high for v in fixed.values()):
+        raise ValueError(f"index anchors {fixed} lie outside the real day range {low}-{high}")
+    free = np.ones(n, dtype=bool)
+    free[list(fixed)] = False
+    for target, pick in ((high, np.argmax), (low, np.argmin)):
+        if target in fixed.values():
+            continue
+        candidates = np.flatnonzero(free)
+        i = int(candidates[pick(path[candidates])])
+        fixed[i] = target
+        free[i] = False
+    pos = np.array(sorted(fixed))
+    vals = np.array([fixed[i] for i in pos])
+    t = np.arange(n)
+    line = np.interp(t, pos, vals)
+    wiggle = path - np.interp(t, pos, path[pos])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        room = np.where(
+            wiggle > 0, (high - line) / wiggle, np.where(wiggle < 0, (low - line) / wiggle, np.inf)
+        )
+    scale = min(1.0, float(room.min()))
+    out = line + scale * wiggle
+    out[pos] = vals
+    return np.clip(out, low, high)

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from hk_pipeline.paths import SAMPLE_DATA_DIR
+from hk_pipeline.sources.sample_market import suspensions
 from hk_pipeline.sources.sample_market.daily import (
     ANCHOR_DAY,
     INDEX_CODES,
@@ -100,6 +101,13 @@ def apply_recap(market: DailyMarket, pins: RecapPins) -> None:
     liq_score = np.log(np.maximum(u["liquidity"].to_numpy(float), 1.0)) + 0.8 * normals(
         keys, S_RECAP_LIQ
     )
+    # Suspended shares (suspensions.py, never members or pinned) are the first untraded.
+    span = slice(k, k + 1)
+    at_k = (market.alive[:, span], market.listing_day[:, span])
+    off = suspensions.suspended(market.symbols, [RECAP_DAY], *at_k, market.factors)[:, 0]
+    if (off & pinned).any():
+        raise RuntimeError("a recap share is suspended on the recap day; see suspensions.py")
+    liq_score = np.where(off, -np.inf, liq_score)
     candidates = np.flatnonzero(alive & ~members & ~pinned)
     untraded = candidates[np.argsort(liq_score[candidates])[:UNTRADED_AT_MIDDAY]]
     traded = alive.copy()

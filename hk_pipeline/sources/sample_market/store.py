@@ -23,7 +23,7 @@ import pyarrow as pa
 
 from hk_pipeline.sources.sample_market.daily import DailyMarket
 
-FORMAT = 1
+FORMAT = 2  # 2: index_ohlc, cap factors per review
 _CODEC = "lz4"
 ARRAYS = (
     "alive",
@@ -34,8 +34,9 @@ ARRAYS = (
     "traded_am",
     "traded_pm",
     "daily_vol",
+    "cap_periods",
 )
-ARRAY_DICTS = ("factors", "index_close", "index_midday")
+ARRAY_DICTS = ("factors", "index_close", "index_midday", "index_ohlc", "cap_factor")
 # Set on the object after construction by daily.simulate and recap.apply_recap.
 EXTRAS = ("close_idx", "turnover_pins", "turnover_caps")
 DERIVED = ("_day_pos",)  # rebuilt by DailyMarket.__post_init__

@@ -19,6 +19,9 @@ from hk_pipeline_tests.sources.live.conftest import (
     make_client,
 )
 
+# in `make test-fast`, the contributors' inner loop (pyproject.toml's markers)
+pytestmark = pytest.mark.fast
+
 P1 = fixture_json("eastmoney_clist_shares_p1.json")
 P2 = fixture_json("eastmoney_clist_shares_p2.json")
 INDEX = fixture_json("eastmoney_clist_index.json")
@@ -73,7 +76,9 @@ def test_parses_to_the_canonical_quotes_frame() -> None:
         "turnover": "float64",
         "as_of": frame["as_of"].dtype,
         "source": object,
+        "trading_status": object,
     }
+    assert frame["trading_status"].isna().all()  # Eastmoney marks no suspension
     assert str(frame["as_of"].dt.tz) == "Asia/Hong_Kong"
     tencent = frame.set_index("symbol").loc["00700"]
     assert (tencent["prev_close"], tencent["open"], tencent["high"]) == (631.5, 622.0, 626.0)

@@ -12,6 +12,9 @@ from hk_pipeline.sources.base import SourceError
 from hk_pipeline.sources.hkex_quotations import HkexQuotations
 from hk_pipeline_tests.sources.live.conftest import DAY, ddl_columns, fixture_bytes, make_client
 
+# in `make test-fast`, the contributors' inner loop (pyproject.toml's markers)
+pytestmark = pytest.mark.fast
+
 PAGE = fixture_bytes("d251121e.htm")
 TODAY = date(2025, 11, 24)
 
