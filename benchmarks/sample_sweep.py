@@ -7,8 +7,9 @@ this runs the same checks (hk_pipeline/sources/sample_market/checks.py) on all o
     .venv/bin/python -m benchmarks.sample_sweep --every 10    # every tenth day
     .venv/bin/python -m benchmarks.sample_sweep --from 2025-09-01 --to 2025-09-30
 
-It prints, per check, how many days it failed on and the first findings, then the widest
-drift of index weights between reviews; the exit status is 1 if any check failed.
+It prints, per check, how many days it failed on and the first findings, the widest drift
+of index weights between reviews, then the market's turnover against its HKEX-based targets
+and the ten most traded shares' share of it; the exit status is 1 if any check failed.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ from datetime import date
 
 import numpy as np
 
+from hk_pipeline import calendar
 from hk_pipeline.sources import sample
-from hk_pipeline.sources.sample_market import checks, intraday
+from hk_pipeline.sources.sample_market import checks, intraday, turnover
 
 
 def _args(argv: list[str] | None) -> argparse.Namespace:
@@ -49,9 +51,11 @@ def main(argv: list[str] | None = None) -> int:
     ][:: args.every]
     failed_days: dict[str, int] = defaultdict(int)
     findings: dict[str, list[str]] = defaultdict(list)
+    figures: dict[date, dict[str, float]] = {}
     started = time.perf_counter()
     for d in days:
         day = intraday.simulate_day(market, d)
+        figures[d] = checks.turnover_figures(market, day)
         for name, found in checks.check_day(market, day).items():
             if found:
                 failed_days[name] += 1
@@ -72,7 +76,35 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"  {code}: heaviest member weight between reviews {min(tops):.2%} to {max(tops):.2%}"
         )
-    return 1 if failed_days else 0
+    _print_turnover(figures)
+    # failed_days is a defaultdict the report above reads every check from: count, not keys
+    return 1 if any(failed_days.values()) else 0
+
+
+def _print_turnover(figures: dict[date, dict[str, float]]) -> None:
+    """The calibrated turnover: against its targets, per year against HKEX's months, and
+    the ten most traded shares' share of it."""
+    days = sorted(figures)
+    close = np.array([figures[d]["close"] for d in days])
+    target = np.array([turnover.close_target(d) for d in days])
+    ratio = close / target
+    print(f"  turnover: close / target {ratio.min():.4f} to {ratio.max():.4f}")
+    for snap in ("midday", "close"):
+        share = np.array([figures[d][f"{snap}_top10"] for d in days])
+        share = share[~np.isnan(share)]
+        print(
+            f"  turnover: top ten's share at the {snap} {share.min():.1%} to {share.max():.1%},"
+            f" mean {share.mean():.1%}"
+        )
+    full = [d for d in days if not calendar.is_half_day(d) and calendar.session(d).morning_traded]
+    for year in sorted({d.year for d in full}):
+        in_year = [d for d in full if d.year == year]
+        got = np.mean([figures[d]["close"] for d in in_year]) / 1e9
+        want = np.mean([turnover.month_equity_target(d) for d in in_year]) / 1e9
+        print(
+            f"  turnover {year}: {len(in_year)} full days average {got:.1f} bn HKD of equities,"
+            f" HKEX's months {want:.1f} bn"
+        )
 
 
 if __name__ == "__main__":

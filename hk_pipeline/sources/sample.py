@@ -5,8 +5,9 @@ date, stream), and the whole daily path is built from the start, about 2 s of wo
 is then kept in memory and on disk under the home's cache folder (sample_market.disk_cache;
 both only save time, the stored copy is bit for bit the built one). Every row carries
 source = 'sample'.
-What is real: the HSI closes, the HSI member lists, the recap's figures for 2025-11-21
-mid-day, the named large caps and the macro readings marked real in sample_reference.
+What is real: the HSI's daily open, high, low and close, the HSI member lists, the recap's
+figures for 2025-11-21 mid-day, the named large caps and the macro readings marked real in
+sample_reference; the market's turnover is calibrated to HKEX's published turnover.
 Everything else is simulated.
 """
 
@@ -75,11 +76,13 @@ def build_market(days: list[date] | None = None) -> DailyMarket:
     recap.apply_recap(m, pins)
     daily.recorded_closes(m)
     midday_pins = {(code, recap.RECAP_DAY): level for code, level in pins.levels.items()}
-    # The real HSI open/high/low are not applied yet: holding the mid-day level inside the
-    # real day's range by clipping it breaks the reconciliation of official and computed
-    # levels (8.8 bp on 2025-11-18 mid-day, failing the levels_reconcile check and the
-    # backfill); the members' mid-day prices must be solved for the clipped level first.
-    daily.index_levels(m, midday_pins, None)
+    # The real HSI open/high/low: the HSI members' mid-day prices are solved so the formula's
+    # mid-day level lies inside each real day range (clipping the level alone broke the
+    # reconciliation of official and computed levels: 8.8 bp on 2025-11-18 mid-day); the
+    # close snapshot's bars are then bent through the real open, high and low.
+    ohlc = ref.hsi_official_ohlc()
+    daily.fit_midday_to_range(m, ohlc, keep=(recap.RECAP_DAY,))
+    daily.index_levels(m, midday_pins, ohlc)
     return m
 
 

@@ -47,7 +47,8 @@ RECAP_SHARE_COUNT = 2726
 RECAP_GEM_COUNT = 300
 
 # Mid-day turnover (HKD) of the recap's top ten; their liquidity is this over the share of a
-# day's turnover that trades by noon, so they stay the most traded shares on every day.
+# day's turnover that trades by noon: their level on the recap day, which the calibrated
+# turnover (sample_market/turnover.py) moves with the market's target on other days.
 RECAP_TOP_TURNOVER: dict[str, float] = {
     "09988": 12_204e6,
     "01810": 9_458e6,

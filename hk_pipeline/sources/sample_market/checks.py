@@ -11,9 +11,21 @@ from datetime import date
 
 import numpy as np
 
+from hk_pipeline import calendar
+from hk_pipeline.sources.sample_market import turnover
 from hk_pipeline.sources.sample_market.daily import INDEX_CAP, DailyMarket
 from hk_pipeline.sources.sample_market.intraday import SimulatedDay
 
+# The market's equity turnover against its target (turnover.py): board lots, random lot
+# rounding and a traded share's one-lot minimum move it by well under a tenth of a percent.
+TURNOVER_SLACK = 0.01
+# The day's target against the month's average: the noise is clipped at two sigma.
+DAY_BAND = (0.55, 1.65)
+# The ten most traded shares' share of the equity turnover: the World Federation of
+# Exchanges' yearly figures for Hong Kong range from 25.4% to 53.6% over 1998-2020 (37.1%
+# in 2020); the recap's real figures give 42% of the 2025-11-21 morning. A single morning
+# may sit a little outside a yearly range; the sample's stay inside it.
+TOP10_BAND = (0.25, 0.54)
 # Float slack for turnover / volume against a bar's low and high: turnover is a product of
 # an integer volume and a price, rounded to the cent at most.
 PRICE_SLACK = 1e-6
@@ -161,12 +173,79 @@ def closing_auction_share(
     return []
 
 
+def turnover_figures(market: DailyMarket, day: SimulatedDay) -> dict[str, float]:
+    """The day's equity turnover (HKD) and the ten most traded shares' share, per snapshot.
+
+    As the snapshots report them: a morning cancelled by weather is not in the close.
+    """
+    n = len(market.symbols)
+    morning = np.zeros(n)
+    morning[day.morning.rows] = day.morning.turnover.sum(axis=1)
+    close = np.zeros(n)
+    if calendar.session(day.trade_date).morning_traded:
+        close += morning
+    close[day.afternoon.rows] += day.afternoon.turnover.sum(axis=1)
+
+    def top10(values: np.ndarray) -> float:
+        total = float(values.sum())
+        return float(np.sort(values)[-10:].sum()) / total if total else float("nan")
+
+    return {
+        "midday": float(morning.sum()),
+        "close": float(close.sum()),
+        "midday_top10": top10(morning),
+        "close_top10": top10(close),
+    }
+
+
+def turnover_calibrated(
+    market: DailyMarket,
+    day: SimulatedDay,
+    slack: float = TURNOVER_SLACK,
+    top10_band: tuple[float, float] = TOP10_BAND,
+) -> list[str]:
+    """The market's equity turnover meets the day's HKEX-based target; the top ten's share
+    of it lies in the band Hong Kong has shown (docs/sample_market.md).
+
+    Mid-day and close within `slack` of their targets (board lots and the one-lot minimum
+    move them a little), the day's target within DAY_BAND of the month's sourced average
+    (or equal to the real day's figure), the ten most traded shares inside `top10_band`.
+    """
+    d = day.trade_date
+    found = turnover_figures(market, day)
+    wrong = []
+    am_target, _ = turnover.session_targets(d)
+    targets = {"close": turnover.close_target(d)}
+    if calendar.session(d).morning_traded:
+        targets["midday"] = am_target
+    for snap, target in targets.items():
+        got = found[snap]
+        if abs(got / target - 1.0) > slack:
+            wrong.append(
+                f"{d} {snap}: equity turnover {got / 1e9:.2f} bn HKD, target {target / 1e9:.2f} bn"
+            )
+        share = found[f"{snap}_top10"]
+        if not top10_band[0] <= share <= top10_band[1]:
+            wrong.append(
+                f"{d} {snap}: the ten most traded shares make {share:.1%} of turnover, outside"
+                f" {top10_band[0]:.0%}-{top10_band[1]:.0%}"
+            )
+    ratio = turnover.day_target(d) / turnover.month_equity_target(d)
+    real = turnover.DAY_TURNOVER_BN.get(d)
+    if real is None and not DAY_BAND[0] <= ratio <= DAY_BAND[1]:
+        wrong.append(f"{d}: the day's target is {ratio:.2f} times the month's average")
+    if real is not None and turnover.day_target(d) != 1e9 * real * turnover.equity_share(d):
+        wrong.append(f"{d}: the day's target is not the real day's {real} bn")
+    return wrong
+
+
 CHECKS = {
     "hsi_real_ohlc": hsi_real_ohlc,
     "turnover_inside_range": turnover_inside_range,
     "board_lots": board_lots,
     "cap_on_review_dates": cap_on_review_dates,
     "closing_auction_share": closing_auction_share,
+    "turnover_calibrated": turnover_calibrated,
 }
 
 

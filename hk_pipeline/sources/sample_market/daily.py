@@ -38,6 +38,9 @@ MARKET_VOL = 0.011
 SECTOR_VOL = 0.006
 MIDDAY_SHARE = 0.5  # share of the day's log move done by the mid-day snapshot
 MIDDAY_VOL = 0.35  # mid-day noise as a share of a share's own daily volatility
+# How far inside the real HSI day range (index points, at most a quarter of the range) a
+# mid-day level solved into it lands: room for the tick fit and the 2-decimal rounding.
+MIDDAY_RANGE_MARGIN = 1.0
 
 # Noise streams; changing one changes that stream everywhere, never another.
 S_IDIO, S_SECTOR, S_MARKET, S_MIDDAY, S_TRADE_AM, S_TRADE_PM = range(1, 7)
@@ -482,6 +485,52 @@ def recorded_closes(market: DailyMarket) -> None:
     market.close = filled
 
 
+def fit_midday_to_range(
+    market: DailyMarket, official_ohlc: pd.DataFrame, keep: tuple[date, ...] = ()
+) -> int:
+    """Move the HSI members' mid-day prices so the HSI mid-day level lies in the real range.
+
+    Where the real HSI high and low of a day are known and the Hang Seng formula over the
+    simulated mid-day prices falls outside them (or within MIDDAY_RANGE_MARGIN points of an
+    edge), the members' mid-day prices are solved for the nearest level inside, as the
+    closes are solved for the real closes: one market move (each member by its beta, a
+    1-D Newton solve), rounded to ticks, then a few members moved by whole ticks. The
+    official mid-day level stays the formula over the members' prices, so the two reconcile.
+    Days in `keep` (the recap's, whose level is pinned) are left alone. Sets
+    market.index_ohlc["HSI"]; returns how many days were moved.
+    """
+    ohlc = _ohlc_matrix(market.days, official_ohlc)
+    market.index_ohlc["HSI"] = ohlc
+    beta = market.universe["beta"].to_numpy(float)
+    level = market.index_close["HSI"]
+    kept = {market.day(d) for d in keep}
+    moved = 0
+    for k in range(1, len(market.days)):
+        low, high = ohlc[2, k], ohlc[1, k]
+        if k in kept or np.isnan(high):
+            continue
+        q_all = market.factors["HSI"][:, k]
+        rows = np.flatnonzero(q_all > 0)
+        q = q_all[rows]
+        prev = market.close[rows, k - 1]
+        mid = market.midday[rows, k]
+        den = float(np.nansum(q * prev))
+        now = level[k - 1] * float(np.nansum(q * np.where(np.isnan(mid), prev, mid))) / den
+        margin = min(MIDDAY_RANGE_MARGIN, (high - low) / 4)
+        target_level = min(max(now, low + margin), high - margin)
+        if target_level == now:
+            continue
+        traded = ~np.isnan(mid)
+        fixed_sum = float(np.nansum(q[~traded] * prev[~traded]))
+        target = target_level * den / level[k - 1] - fixed_sum
+        x = _newton(np.log(mid[traded]), beta[rows][traded], q[traded], target, 0.0)
+        p = round_to_tick(mid[traded] * np.exp(beta[rows][traded] * x))
+        p = fit_to_target(p, q[traded], target, np.ones(len(p), dtype=bool))
+        market.midday[rows[traded], k] = p
+        moved += 1
+    return moved
+
+
 def index_levels(
     market: DailyMarket,
     official_midday: dict[tuple[str, date], float],
@@ -491,11 +540,11 @@ def index_levels(
 
     HSI closes are the solved official levels; HSCEI and HSTECH closes are the Hang Seng
     formula chained from their anchor-day levels. Mid-day levels are the formula over the
-    mid-day prices, except where a real figure pins them (the recap's day). Where
-    `official_ohlc` (the real HSI open, high, low) knows a day, the HSI mid-day level is
-    held inside that day's real range (this departs from the formula over the simulated
-    mid-day prices on those days, by the distance clipped, so the official and computed
-    levels no longer reconcile there: the sample does not pass it yet, see sample.py).
+    mid-day prices, except where a real figure pins them (the recap's day). With
+    `official_ohlc` (the real HSI open, high, low) the HSI members' mid-day prices must
+    already have been solved into each known day's range (fit_midday_to_range): a level
+    outside it is an error, never clipped (clipping broke the reconciliation of official
+    and computed levels).
     """
     close = market.close
     prev = np.concatenate([close[:, :1], close[:, :-1]], axis=1)
@@ -520,8 +569,18 @@ def index_levels(
         if code == "HSI" and official_ohlc is not None:
             ohlc = _ohlc_matrix(market.days, official_ohlc)
             market.index_ohlc[code] = ohlc
-            known = ~np.isnan(ohlc[1])
-            midday_level = np.where(known, np.clip(midday_level, ohlc[2], ohlc[1]), midday_level)
+            pinned = {market.day(d) for c, d in official_midday if c == code}
+            rounded = np.round(midday_level, 2)
+            outside = ~np.isnan(ohlc[1]) & ((rounded < ohlc[2]) | (rounded > ohlc[1]))
+            outside[0] = False  # day 0 only seeds the first partition day's previous close
+            outside[list(pinned)] = False  # checked against the range below
+            if outside.any():
+                k = int(np.flatnonzero(outside)[0])
+                raise ValueError(
+                    f"HSI {market.days[k]}: the mid-day level {rounded[k]} lies outside the"
+                    f" real day range {ohlc[2, k]}-{ohlc[1, k]}; solve the members' mid-day"
+                    " prices first (fit_midday_to_range)"
+                )
         for (pin_code, d), value in official_midday.items():
             if pin_code == code:
                 k = market.day(d)

@@ -17,8 +17,10 @@ import numpy as np
 import pandas as pd
 
 from hk_pipeline import calendar
+from hk_pipeline.sources.sample_market import turnover
 from hk_pipeline.sources.sample_market.daily import INDEX_CODES, DailyMarket
 from hk_pipeline.sources.sample_market.noise import cell_keys, normals, symbol_keys, uniforms
+from hk_pipeline.sources.sample_reference import RECAP_TOP_TURNOVER
 from hk_pipeline.ticks import round_to_tick
 
 MORNING_BARS = 150
@@ -27,12 +29,18 @@ S_OPEN, S_PATH_AM, S_PATH_PM, S_WICK, S_TURN_AM, S_TURN_PM, S_WEIGHT, S_PRE = ra
 S_LOT_ROUND, S_ODD_BAR, S_ODD_SIZE = range(29, 32)
 # The closing auction's share of a normal day's turnover: HKEX reported "more than 8% of full
 # day turnover" over 2018-19 (docs/sample_market.md). The afternoon carries 55% of a day.
-AUCTION_SHARE = 0.08
-PM_SHARE = 0.55
+AUCTION_SHARE = turnover.AUCTION_SHARE
+PM_SHARE = 1.0 - turnover.MORNING_SHARE
 # Odd lots: on HKEX they trade apart from the board-lot book (the odd-lot/special-lot
 # market) and are a small part of volume; a bar carries an odd-lot trade with this
 # probability, of 1 to board_lot - 1 shares.
 ODD_LOT_BAR_P = 0.04
+# A share's turnover varies around its liquidity by this much from day to day (log sd);
+# the recap's ten large caps, which trade every day in size, half as much (a choice: with
+# the full spread, whichever of the ten has a busy day lifts the day's top ten above 50%
+# of the market, against about 37% on HKEX).
+SPREAD = 0.6
+LEAD_SPREAD = 0.3
 
 
 @dataclass
@@ -214,14 +222,21 @@ def simulate_day(market: DailyMarket, d: date) -> SimulatedDay:
     mid = market.midday[am, k]
     gap = 0.3 * np.log(mid / ref[am]) + 0.25 * market.daily_vol[am] * normals(keys[am], S_OPEN)
     open_am = round_to_tick(ref[am] * np.exp(gap))
-    t_am = liquidity[am] * 0.45 * np.exp(0.6 * normals(keys[am], S_TURN_AM) - 0.18)
-    if k in caps:
-        t_am = np.minimum(t_am, caps[k][am])
+    # Each share's turnover is drawn from its liquidity, then the session is scaled to the
+    # market's target (turnover.py): the recap's ten move with the market, the rest fill it.
+    target_am, target_pm = turnover.session_targets(d)
+    lead = _lead_rows(market)
+    lead_scale = turnover.lead_scale(d)
+    spread = np.where(lead, LEAD_SPREAD, SPREAD)
+    t_am = liquidity[am] * turnover.MORNING_SHARE * _noise(keys[am], S_TURN_AM, spread[am])
     exact_am = np.zeros(len(am), dtype=bool)
     for (pk, row), value in pins.items():
         if pk == k:
             t_am[np.searchsorted(am, row)] = value
             exact_am[np.searchsorted(am, row)] = True
+    t_am = turnover.scale_session(
+        t_am, lead[am], lead_scale, target_am, caps[k][am] if k in caps else None, exact_am
+    )
     morning = _session(
         market,
         k,
@@ -239,10 +254,11 @@ def simulate_day(market: DailyMarket, d: date) -> SimulatedDay:
     pm = np.flatnonzero(market.traded_pm[:, k])
     start_pm = np.where(market.traded_am[pm, k], market.midday[pm, k], ref[pm])
     end_pm = market.close[pm, k]
-    # On a half day the afternoon is the 12:00 closing auction alone: its turnover is the
-    # auction's usual share of a day, not the afternoon's.
+    # On a half day the afternoon is the 12:00 closing auction alone: 8% of the half day's
+    # turnover (turnover.session_targets), not the afternoon's.
     t_pm_share = AUCTION_SHARE if sess.is_half_day else PM_SHARE
-    t_pm = liquidity[pm] * t_pm_share * np.exp(0.6 * normals(keys[pm], S_TURN_PM) - 0.18)
+    t_pm = liquidity[pm] * t_pm_share * _noise(keys[pm], S_TURN_PM, spread[pm])
+    t_pm = turnover.scale_session(t_pm, lead[pm], lead_scale, target_pm)
     if sess.is_half_day:
         ts_pm = [sess.morning_close]
     else:
@@ -260,12 +276,25 @@ def simulate_day(market: DailyMarket, d: date) -> SimulatedDay:
         keys,
         S_PATH_PM,
         np.zeros(len(pm), dtype=bool),
-        auction_fraction=0.0 if sess.is_half_day else AUCTION_SHARE / PM_SHARE,
+        # the auction's share of the afternoon: 0.08 / 0.55, more after a late start
+        auction_fraction=0.0
+        if sess.is_half_day
+        else AUCTION_SHARE * turnover.day_target(d) / target_pm,
     )
     index_bars = {
         code: _index_bars(market, k, code, morning, afternoon, ref) for code in INDEX_CODES
     }
     return SimulatedDay(d, morning, afternoon, index_bars)
+
+
+def _noise(keys: np.ndarray, stream: int, spread: np.ndarray) -> np.ndarray:
+    """A share's turnover around its expected level: lognormal with mean one."""
+    return np.exp(spread * normals(keys, stream) - spread**2 / 2)
+
+
+def _lead_rows(market: DailyMarket) -> np.ndarray:
+    """Universe rows of the recap's ten turnover names (sample_reference.RECAP_TOP_TURNOVER)."""
+    return np.isin(market.symbols, list(RECAP_TOP_TURNOVER))
 
 
 def _member_closes(bars: SessionBars, rows: np.ndarray, field: str) -> np.ndarray:
