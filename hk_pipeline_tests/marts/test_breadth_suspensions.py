@@ -44,6 +44,9 @@ def test_suspended_without_previous_close_is_unchanged_not_listing_day(warehouse
     _status(warehouse, "08001", "suspended", prev_close="NULL")
     a = _all(warehouse)
     assert (a.unchanged, a.no_prev_close, a.suspended, a.total) == (3, 1, 1, 9)
+    # sector performance classifies the share the same way (its counts add up to breadth's)
+    sectors = compute_mart(warehouse, "sector_performance", D, "midday")
+    assert (sectors.unchanged.sum(), sectors.no_prev_close.sum()) == (3, 1)
 
 
 def test_a_lake_made_before_the_column_gets_it(warehouse) -> None:

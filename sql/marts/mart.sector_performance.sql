@@ -26,7 +26,7 @@ WITH shares AS (
       AND s.board IN ('Main Board', 'GEM')
 ),
 quotes AS (
-    SELECT q.symbol, q.prev_close, q.last, q.turnover
+    SELECT q.symbol, q.prev_close, q.last, q.turnover, q.trading_status
     FROM raw.quotes AS q
     WHERE q.trade_date = $trade_date::DATE AND q.snapshot = $snapshot::VARCHAR
 ),
@@ -43,6 +43,8 @@ classified AS (
         coalesce(q.turnover, 0)::DECIMAL(38, 3) AS turnover,
         CASE
             WHEN q.symbol IS NULL THEN 'untraded'
+            -- as mart.market_breadth: HKEX prints no previous close for a suspended share
+            WHEN q.trading_status = 'suspended' AND q.last IS NULL THEN 'untraded'
             WHEN q.prev_close IS NULL THEN 'no_prev_close'
             WHEN q.last IS NULL THEN 'untraded'
             WHEN q.last > q.prev_close THEN 'advancer'
