@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import errno
-import faulthandler
 import fcntl
 import ipaddress
 import math
@@ -871,19 +870,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _stacks_on_sigusr1() -> None:
-    """`kill -USR1 <pid>` prints every thread's stack to stderr and lets the command go on:
-    what a run that seems stuck waits for (a lock, object storage, the catalog). Not when
-    stderr is no file (main() called from Python with stderr captured)."""
-    try:
-        sys.stderr.fileno()
-    except (AttributeError, OSError, ValueError):
-        return
-    faulthandler.register(signal.SIGUSR1, file=sys.stderr, all_threads=True)
-
-
 def main(argv: list[str] | None = None) -> int:
-    _stacks_on_sigusr1()
     args = build_parser().parse_args(argv)
     try:
         with guarded(args.command, None):  # dagster.yaml is written here: the home may refuse it

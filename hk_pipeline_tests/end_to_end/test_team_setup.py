@@ -8,10 +8,8 @@ settings a team exports, exactly as the README gives them.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
@@ -61,8 +59,8 @@ def _cli(env: dict[str, str], *argv: str) -> subprocess.Popen[str]:
 
 
 def _done(proc: subprocess.Popen[str], *others: subprocess.Popen[str]) -> str:
-    """Wait for ``proc``; if it hangs, fail with where it and ``others`` wait (their stacks,
-    from the CLI's SIGUSR1 handler) and what the catalog's sessions are doing."""
+    """Wait for ``proc``; if it hangs, fail with what it and ``others`` printed and what the
+    catalog's sessions are doing."""
     try:
         out, err = proc.communicate(timeout=600)
     except subprocess.TimeoutExpired:
@@ -82,8 +80,6 @@ def _stuck_report(procs: list[subprocess.Popen[str]]) -> str:
     report = ["stuck after 600 s; PostgreSQL sessions:", *map(str, sessions)]
     for proc in procs:
         if proc.poll() is None:
-            proc.send_signal(signal.SIGUSR1)  # every thread's stack on its stderr
-            time.sleep(2)
             proc.kill()
         out, err = proc.communicate()
         report += [f"--- {proc.args} (exit {proc.returncode})", out[-2000:], err[-6000:]]
