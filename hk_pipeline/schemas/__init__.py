@@ -2,7 +2,8 @@
 
 The models use pandera's polars backend (`pandera.polars`), their column types are the
 DuckDB columns' (Date, Datetime(us, Asia/Hong_Kong), Int64, Float64, String). Declaring (the
-models) is separate from running (`validate.py`). No Dagster here.
+models) is separate from running (`validate.py`, with `coerce.py` for the column types and
+`wording.py` for the quarantine's reasons). No Dagster here.
 """
 
 from hk_pipeline.schemas.index_constituents import IndexConstituents

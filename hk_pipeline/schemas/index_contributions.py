@@ -8,7 +8,7 @@ from typing import ClassVar
 
 import pandera.polars as pa
 import polars as pl
-from pandera.api.polars.types import PolarsData
+from pandera.polars import PolarsData
 
 from hk_pipeline.schemas.quotes import INDEX_CODES, SHARE_CODE, SNAPSHOTS
 

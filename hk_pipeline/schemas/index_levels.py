@@ -4,13 +4,12 @@ from typing import ClassVar
 
 import pandera.polars as pa
 import polars as pl
-from pandera.api.polars.types import PolarsData
+from pandera.polars import PolarsData
 
 from hk_pipeline.schemas.quotes import (
     INDEX_CODES,
     PRICE_ERROR,
     SNAPSHOTS,
-    TIMESTAMPTZ_KWARGS,
     Timestamptz,
     high_low_ok,
     positive_finite,
@@ -33,9 +32,7 @@ class IndexLevels(pa.DataFrameModel):
     high: pl.Float64 = pa.Field(description="Day's highest level up to the snapshot.")
     low: pl.Float64 = pa.Field(description="Day's lowest level up to the snapshot.")
     last: pl.Float64 = pa.Field(description="Level at the snapshot.")
-    as_of: Timestamptz = pa.Field(
-        dtype_kwargs=TIMESTAMPTZ_KWARGS, description="Time the level refers to (TIMESTAMPTZ)."
-    )
+    as_of: Timestamptz = pa.Field(description="Time the level refers to (TIMESTAMPTZ).")
     source: pl.String = pa.Field(
         description="Producer of the row: `sample`, `landing` or `live:<provider>`."
     )
@@ -45,12 +42,12 @@ class IndexLevels(pa.DataFrameModel):
         return data.lazyframe.select(positive_finite(pl.col(data.key)))
 
     @pa.dataframe_check(name="high_ok", error="high below open/last/low")
-    def _high(cls, data: PolarsData) -> pl.LazyFrame:
+    def high_ok(cls, data: PolarsData) -> pl.LazyFrame:
         ok, _ = high_low_ok(["open", "last"])
         return row_result(data, ok, ["open", "high", "low", "last"])
 
     @pa.dataframe_check(name="low_ok", error="low above open/last")
-    def _low(cls, data: PolarsData) -> pl.LazyFrame:
+    def low_ok(cls, data: PolarsData) -> pl.LazyFrame:
         _, ok = high_low_ok(["open", "last"])
         return row_result(data, ok, ["open", "low", "last"])
 

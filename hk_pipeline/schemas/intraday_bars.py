@@ -7,7 +7,7 @@ from typing import ClassVar
 
 import pandera.polars as pa
 import polars as pl
-from pandera.api.polars.types import PolarsData
+from pandera.polars import PolarsData
 
 from hk_pipeline.schemas.quotes import (
     HKT_OFFSET_MINUTES,
@@ -15,7 +15,6 @@ from hk_pipeline.schemas.quotes import (
     PRICE_ERROR,
     SNAPSHOTS,
     TICK_ERROR,
-    TIMESTAMPTZ_KWARGS,
     Timestamptz,
     high_low_ok,
     nonneg_finite,
@@ -44,9 +43,7 @@ class IntradayBars(pa.DataFrameModel):
         str_matches=BAR_SYMBOL,
         description="5-digit HKEX stock code, or index code `HSI`/`HSCEI`/`HSTECH`.",
     )
-    ts: Timestamptz = pa.Field(
-        dtype_kwargs=TIMESTAMPTZ_KWARGS, description="Bar start (TIMESTAMPTZ, HKT)."
-    )
+    ts: Timestamptz = pa.Field(description="Bar start (TIMESTAMPTZ, HKT).")
     open: pl.Float64 = pa.Field(description="First price of the bar (HKD or index points).")
     high: pl.Float64 = pa.Field(description="Highest price of the bar.")
     low: pl.Float64 = pa.Field(description="Lowest price of the bar.")
@@ -66,7 +63,7 @@ class IntradayBars(pa.DataFrameModel):
         return data.lazyframe.select(nonneg_finite(pl.col(data.key)))
 
     @pa.dataframe_check(name="price_on_tick", error=TICK_ERROR)
-    def _on_tick(cls, data: PolarsData) -> pl.LazyFrame:
+    def price_on_tick(cls, data: PolarsData) -> pl.LazyFrame:
         # Share bars only; index levels are not on the tick table (symbols failing the code
         # pattern are rejected by that check, so "not an index" means "a share" here).
         # One result column per price: the reason names only the prices off the table.
@@ -76,17 +73,17 @@ class IntradayBars(pa.DataFrameModel):
         )
 
     @pa.dataframe_check(name="high_ok", error="high below open/close/low")
-    def _high(cls, data: PolarsData) -> pl.LazyFrame:
+    def high_ok(cls, data: PolarsData) -> pl.LazyFrame:
         ok, _ = high_low_ok(["open", "close"])
         return row_result(data, ok, PRICES)
 
     @pa.dataframe_check(name="low_ok", error="low above open/close")
-    def _low(cls, data: PolarsData) -> pl.LazyFrame:
+    def low_ok(cls, data: PolarsData) -> pl.LazyFrame:
         _, ok = high_low_ok(["open", "close"])
         return row_result(data, ok, ["open", "low", "close"])
 
     @pa.dataframe_check(name="index_volume", error="index bar with volume or turnover (must be 0)")
-    def _index_volume(cls, data: PolarsData) -> pl.LazyFrame:
+    def index_volume(cls, data: PolarsData) -> pl.LazyFrame:
         ok = ~pl.col("symbol").is_in(INDEX_CODES) | (
             (pl.col("volume") == 0) & (pl.col("turnover") == 0)
         )
@@ -97,7 +94,7 @@ class IntradayBars(pa.DataFrameModel):
         error="bar start outside its trade_date/snapshot session "
         "(midday 09:30-11:59, close 12:00-16:00 HKT)",
     )
-    def _in_session(cls, data: PolarsData) -> pl.LazyFrame:
+    def bar_in_session(cls, data: PolarsData) -> pl.LazyFrame:
         # Local day and minute by integer arithmetic on the instant: HKT is UTC+8 all year
         # (no daylight saving since 1979), and time-zone calendar lookups per row cost ~10x.
         utc_minute = pl.col("ts").dt.epoch("s") // 60

@@ -4,9 +4,9 @@ from typing import ClassVar
 
 import pandera.polars as pa
 import polars as pl
-from pandera.api.polars.types import PolarsData
+from pandera.polars import PolarsData
 
-from hk_pipeline.schemas.quotes import TIMESTAMPTZ_KWARGS, Timestamptz
+from hk_pipeline.schemas.quotes import Timestamptz
 
 SERIES_IDS = ("unemployment_rate_sa", "pmi", "fx_reserves")
 
@@ -25,7 +25,6 @@ class MacroSeries(pa.DataFrameModel):
     released_on: pl.Date = pa.Field(description="Release date (HKT).")
     released_at: Timestamptz = pa.Field(
         nullable=True,
-        dtype_kwargs=TIMESTAMPTZ_KWARGS,
         description="Release time (TIMESTAMPTZ); NULL when only the date is known.",
     )
     source: pl.String = pa.Field(

@@ -4,15 +4,15 @@ raw.index_levels and raw.intraday_bars (vocabularies, finite/positive, tick tabl
 Models use pandera's polars backend: every check is a polars expression over the whole
 column (no Python per row). Column checks return a one-column LazyFrame of booleans; frame
 checks return one boolean column per column the rule is about (`row_result`), which
-`validate.py` uses to name the failing values in a quarantine reason.
+`wording.py` uses to name the failing values in a quarantine reason (so each frame check's
+method is named as the check: wording.py finds it by the check's name).
 """
 
-from typing import Any, ClassVar
+from typing import Annotated, ClassVar
 
 import pandera.polars as pa
 import polars as pl
-from pandera.api.polars.types import PolarsData
-from pandera.engines import polars_engine
+from pandera.polars import PolarsData
 
 from hk_pipeline.ticks import SPREAD_TABLE
 
@@ -26,9 +26,8 @@ INDEX_CODES = ("HSI", "HSCEI", "HSTECH")
 TRADING_STATUSES = ("suspended", "halted")
 
 # TIMESTAMPTZ columns: Datetime(us, Asia/Hong_Kong), DuckDB's TIMESTAMPTZ resolution.
-# validate.py reads naive input values as HKT and converts aware ones to HKT.
-Timestamptz = polars_engine.DateTime
-TIMESTAMPTZ_KWARGS: dict[str, Any] = {"time_unit": "us", "time_zone": HKT}
+# coerce.py reads naive input values as HKT and converts aware ones to HKT.
+Timestamptz = Annotated[pl.Datetime, "us", HKT]
 
 PRICE_ERROR = "price must be a positive, finite number"
 TICK_ERROR = "price off the HKEX tick table"
@@ -70,7 +69,7 @@ def tick_ok(e: pl.Expr) -> pl.Expr:
 def row_result(data: PolarsData, ok: pl.Expr, columns: list[str]) -> pl.LazyFrame:
     """Result of a row rule about `columns`: one boolean column per rule column.
 
-    pandera ANDs the columns into the row's verdict; validate.py re-runs the rule on the
+    pandera ANDs the columns into the row's verdict; wording.py re-runs the rule on the
     failing rows and names the False columns with their values in the reason, e.g.
     "high below open/last/low (open=10.0, high=9.8, low=9.9, last=10.2)". A NULL verdict
     fails (as in the pandas models' `fillna(False)`).
@@ -118,9 +117,7 @@ class Quotes(pa.DataFrameModel):
         ge=0, description="Shares traded in the day up to the snapshot (0 if untraded)."
     )
     turnover: pl.Float64 = pa.Field(description="Value traded in the day up to the snapshot, HKD.")
-    as_of: Timestamptz = pa.Field(
-        dtype_kwargs=TIMESTAMPTZ_KWARGS, description="Time the figures refer to (TIMESTAMPTZ)."
-    )
+    as_of: Timestamptz = pa.Field(description="Time the figures refer to (TIMESTAMPTZ).")
     source: pl.String = pa.Field(
         description="Producer of the row: `sample`, `landing` or `live:<provider>`."
     )
@@ -138,17 +135,17 @@ class Quotes(pa.DataFrameModel):
         return data.lazyframe.select(nonneg_finite(pl.col(data.key)))
 
     @pa.dataframe_check(name="high_ok", error="high below open/last/low")
-    def _high(cls, data: PolarsData) -> pl.LazyFrame:
+    def high_ok(cls, data: PolarsData) -> pl.LazyFrame:
         ok, _ = high_low_ok(["open", "last"])
         return row_result(data, ok, ["open", "high", "low", "last"])
 
     @pa.dataframe_check(name="low_ok", error="low above open/last")
-    def _low(cls, data: PolarsData) -> pl.LazyFrame:
+    def low_ok(cls, data: PolarsData) -> pl.LazyFrame:
         _, ok = high_low_ok(["open", "last"])
         return row_result(data, ok, ["open", "low", "last"])
 
     @pa.dataframe_check(name="untraded_volume", error="untraded (last is NULL) but volume > 0")
-    def _untraded(cls, data: PolarsData) -> pl.LazyFrame:
+    def untraded_volume(cls, data: PolarsData) -> pl.LazyFrame:
         ok = pl.col("last").is_not_null() | (pl.col("volume") == 0)
         return row_result(data, ok, ["last", "volume"])
 
@@ -160,7 +157,7 @@ class Quotes(pa.DataFrameModel):
         error="trading_status must be NULL, 'suspended' or 'halted', and a suspended share"
         " has no trade (last NULL, volume 0, turnover 0)",
     )
-    def _trading_status(cls, data: PolarsData) -> pl.LazyFrame:
+    def trading_status_ok(cls, data: PolarsData) -> pl.LazyFrame:
         columns = ["last", "volume", "turnover"]
         if "trading_status" not in data.lazyframe.collect_schema().names():
             return row_result(data, pl.lit(True), columns)

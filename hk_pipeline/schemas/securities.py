@@ -4,7 +4,7 @@ from typing import ClassVar
 
 import pandera.polars as pa
 import polars as pl
-from pandera.api.polars.types import PolarsData
+from pandera.polars import PolarsData
 
 from hk_pipeline.schemas.quotes import SHARE_CODE, row_result
 
@@ -54,7 +54,7 @@ class Securities(pa.DataFrameModel):
     )
 
     @pa.dataframe_check(name="valid_range", error="valid_to not after valid_from")
-    def _valid_range(cls, data: PolarsData) -> pl.LazyFrame:
+    def valid_range(cls, data: PolarsData) -> pl.LazyFrame:
         return valid_range_ok(data)
 
     class Config:

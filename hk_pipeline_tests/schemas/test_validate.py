@@ -613,10 +613,10 @@ def _assert_same_outcome(fast: ValidationOutcome, full: ValidationOutcome) -> No
 
 def _checked(table: str, df: pd.DataFrame) -> tuple[object, pl.DataFrame]:
     """The schema pandera would run and the frame it would judge (every value converted)."""
-    from hk_pipeline.schemas import validate
+    from hk_pipeline.schemas import coerce, validate
 
     model = MODELS[table]
-    frame, _, bad = validate._prepare(table, model, validate._as_polars(df))
+    frame, _, bad = coerce.prepare(table, model, coerce.as_polars(df))
     checked = frame.filter(pl.Series(~bad))
     return validate._schema_for(model, checked), checked
 
