@@ -93,6 +93,7 @@ class WeatherSession:
 
 @lru_cache(maxsize=1)
 def _calendar() -> xcals.ExchangeCalendar:
+    # deferred: ~0.4 s every CLI command would pay (docs/architecture.md, deferred imports)
     import exchange_calendars as xcals
 
     return xcals.get_calendar("XHKG")

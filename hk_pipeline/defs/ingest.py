@@ -38,19 +38,29 @@ import dagster as dg
 import pandas as pd
 
 from hk_pipeline import calendar
-from hk_pipeline.defs.partitions import BACKFILL_POLICY, run_partitions
+from hk_pipeline.defs.partitions import BACKFILL_POLICY, run_partitions, snapshot_partitions_def
 from hk_pipeline.defs.resources import PipelineSettingsResource, SourceResource, WarehouseResource
+from hk_pipeline.faults import fault_point
+from hk_pipeline.indices import INDEX_CODES
+from hk_pipeline.schemas.validate import (
+    MODELS,
+    SchemaMismatchError,
+    SecuritiesMaster,
+    assess,
+    validate_frame,
+)
+from hk_pipeline.sources.base import SourceError
+from hk_pipeline.sources.landing import row_origins
+from hk_pipeline.warehouse.landing_loads import LoadedFile, replace_landing_loads
+from hk_pipeline.warehouse.quarantine import replace_quarantine
+from hk_pipeline.warehouse.writes import Supersede, replace_partition, upsert_rows
 
 if TYPE_CHECKING:
     import duckdb
 
-    from hk_pipeline.schemas.validate import SecuritiesMaster
     from hk_pipeline.sources.base import MarketSource
     from hk_pipeline.sources.landing import RowOrigins
-    from hk_pipeline.warehouse.landing_loads import LoadedFile
-    from hk_pipeline.warehouse.writes import Supersede
 
-INDEX_CODES = ("HSI", "HSCEI", "HSTECH")
 SCHEMA_CHECK = "schema"
 # Materialisation metadata: the landing files (path, sha256, size) the load read; the landing
 # sensor compares it with the files in the folder to tell a loaded set from a new one.
@@ -78,7 +88,6 @@ class TableSpec:
 
 def column_schema(table: str) -> dg.TableSchema:
     """The table's columns, types and descriptions, from its pandera model."""
-    from hk_pipeline.schemas.validate import MODELS
 
     columns = MODELS[table].to_schema().columns
     return dg.TableSchema(
@@ -125,7 +134,6 @@ def securities_master(
     name the file. Sources without it are not checked: the sample market draws quotes from
     its own master, and the live HKEX list would be a second download per run.
     """
-    from hk_pipeline.schemas.validate import SecuritiesMaster
 
     listed = getattr(market, "listed_symbols", None)
     if spec.table not in MASTER_CHECKED or listed is None:
@@ -180,7 +188,6 @@ def landing_files(
 ) -> "list[LoadedFile] | None":
     """The landing files a frame came from (path relative to the landing folder), or None
     when the frame is not from the landing zone."""
-    from hk_pipeline.warehouse.landing_loads import LoadedFile
 
     root = getattr(market, "root", None)
     if origins is None or root is None:
@@ -217,7 +224,6 @@ def supersede_for(
     a quarantined row never reads as a delisting: it holds its entity's previous version
     (see ``Supersede``).
     """
-    from hk_pipeline.warehouse.writes import Supersede
 
     if spec.entity_key is None or getattr(market, "knows_valid_to", True):
         return None
@@ -282,10 +288,6 @@ def prepare_partition(
 ) -> Prepared:
     """Fetch and validate one partition of ``spec.table``, touching no database (so it can
     run ahead of the writes, in another thread); raise Refused if it must not load."""
-    from hk_pipeline.faults import fault_point
-    from hk_pipeline.schemas.validate import SchemaMismatchError, validate_frame
-    from hk_pipeline.sources.base import SourceError
-    from hk_pipeline.sources.landing import row_origins
 
     where = f"{spec.table} {trade_date}|{snapshot}"
     if not calendar.is_trading_day(trade_date):
@@ -342,11 +344,6 @@ def load_partition(
 ) -> Loaded:
     """Write one partition of ``spec.table`` as ``prepare_partition`` fetched and validated
     it; raise Refused if it must not load (the table is then unchanged for that partition)."""
-    from hk_pipeline.faults import fault_point
-    from hk_pipeline.schemas.validate import assess
-    from hk_pipeline.warehouse.landing_loads import replace_landing_loads
-    from hk_pipeline.warehouse.quarantine import replace_quarantine
-    from hk_pipeline.warehouse.writes import replace_partition, upsert_rows
 
     where = f"{spec.table} {trade_date}|{snapshot}"
     run_id = context.run.run_id
@@ -623,7 +620,6 @@ def _spec_metadata(spec: TableSpec) -> dict[str, Any]:
 
 def make_ingest_asset(spec: TableSpec, deps: list[dg.AssetKey]) -> dg.AssetsDefinition:
     """A partitioned asset writing ``spec.table`` with its blocking ``schema`` check."""
-    from hk_pipeline.defs.partitions import snapshot_partitions_def
 
     @dg.asset(
         key=spec.asset_key,
@@ -653,7 +649,6 @@ def make_ingest_multi_asset(
     """One step writing several tables fed from the same day of the source, partition by
     partition; each table is still its own asset with its own ``schema`` check, and any
     subset of them can be materialised."""
-    from hk_pipeline.defs.partitions import snapshot_partitions_def
 
     by_key = {spec.asset_key: spec for spec in specs}
 

@@ -32,6 +32,13 @@ from hk_pipeline.defs.ingest import LANDING_FILES_METADATA
 from hk_pipeline.defs.jobs import snapshot_job
 from hk_pipeline.defs.partitions import partition_key, snapshot_partitions_def
 from hk_pipeline.defs.resources import SourceResource
+from hk_pipeline.sources.landing import LandingError, landing_manifest, missing_for
+from hk_pipeline.sources.landing_sets import (
+    candidate_partitions,
+    relative,
+    set_digest,
+    set_fingerprint,
+)
 
 LANDING_SET_TAG = "hk_pipeline/landing_set"
 LANDING_ASSET_KEYS = [
@@ -104,13 +111,6 @@ def evaluate_landing(
     instance: dg.DagsterInstance, root: Path, cursor: str | None, now: datetime
 ) -> LandingTick:
     """One evaluation of the landing folder (see the module docstring)."""
-    from hk_pipeline.sources.landing import LandingError, landing_manifest, missing_for
-    from hk_pipeline.sources.landing_sets import (
-        candidate_partitions,
-        relative,
-        set_digest,
-        set_fingerprint,
-    )
 
     seen: dict[str, dict[str, str]] = json.loads(cursor) if cursor else {}
     tick = LandingTick(cursor=dict(seen))

@@ -5,6 +5,7 @@ the next run), then a failing check fails the step and ``mart/market_report`` is
 no review is written from numbers that do not add up.
 """
 
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -112,7 +113,6 @@ def mart_key(name: str) -> dg.AssetKey:
 
 
 def _json_safe(value: Any) -> Any:
-    import json
 
     return json.loads(json.dumps(value, default=str))
 

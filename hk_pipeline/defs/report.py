@@ -12,6 +12,8 @@ import dagster as dg
 from hk_pipeline.defs.marts import MART_KEYS
 from hk_pipeline.defs.partitions import BACKFILL_POLICY, run_partitions, snapshot_partitions_def
 from hk_pipeline.defs.resources import PipelineSettingsResource, WarehouseResource
+from hk_pipeline.report.files import write_report
+from hk_pipeline.report.markdown import NoQuotesError
 
 REPORT_KEY = dg.AssetKey(["mart", "market_report"])
 BARS = dg.AssetKey(["raw", "intraday_bars"])
@@ -41,8 +43,6 @@ def market_report(
     warehouse: WarehouseResource,
     pipeline: PipelineSettingsResource,
 ) -> dg.MaterializeResult:
-    from hk_pipeline.report.files import write_report
-    from hk_pipeline.report.markdown import NoQuotesError
 
     written: list[tuple[Path, Path]] = []
     with warehouse.connection() as con:

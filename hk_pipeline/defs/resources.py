@@ -17,6 +17,7 @@ import dagster as dg
 from pydantic import PrivateAttr
 
 from hk_pipeline.config import CATALOG_VARIABLE, Settings, load_settings
+from hk_pipeline.sources import registry
 from hk_pipeline.warehouse.connection import connect
 from hk_pipeline.warehouse.lake import LakeError
 
@@ -81,10 +82,9 @@ class WarehouseResource(dg.ConfigurableResource):
 def _cached_source(name: str, home: str) -> MarketSource:
     """One source object per (name, home) per process: the sample source keeps the day it
     simulated in memory, so the assets of one run share it instead of simulating it again."""
-    from hk_pipeline.sources.registry import get_source
 
     settings = load_settings({"HK_PIPELINE_HOME": home, "HK_PIPELINE_SOURCE": name})
-    return get_source(name, settings)
+    return registry.get_source(name, settings)  # looked up at call time: tests replace it
 
 
 class SourceResource(dg.ConfigurableResource):

@@ -12,6 +12,8 @@ from datetime import date, datetime
 from functools import lru_cache
 
 import dagster as dg
+import exchange_calendars as xcals
+import pandas as pd
 
 from hk_pipeline import calendar
 from hk_pipeline.defs.jobs import snapshot_job
@@ -23,8 +25,6 @@ CLOSE_CRONS = ["20 12 * * 1-5", "20 16 * * 1-5"]
 
 @lru_cache(maxsize=1)
 def _holiday_names() -> dict[date, str]:
-    import exchange_calendars as xcals
-    import pandas as pd
 
     cal = xcals.get_calendar("XHKG")
     names = cal.regular_holidays.holidays(

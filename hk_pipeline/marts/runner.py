@@ -24,6 +24,7 @@ from hk_pipeline import calendar
 from hk_pipeline.faults import fault_point
 from hk_pipeline.paths import MARTS_DIR
 from hk_pipeline.warehouse.ddl import apply_ddl
+from hk_pipeline.warehouse.sql_headers import STANDARD_COLUMNS, header_column_docs
 from hk_pipeline.warehouse.tx import registered, write_transaction
 
 MART_NAMES: tuple[str, ...] = (
@@ -286,8 +287,6 @@ def mart_column_docs(name: str) -> dict[str, str]:
 @lru_cache(maxsize=64)
 def _column_docs(sql: str) -> dict[str, str]:
     """Parsed once per SQL text; callers get a copy (mart_column_docs) or only read it."""
-    from hk_pipeline.warehouse.catalogue_doc import STANDARD_COLUMNS, header_column_docs
-
     return {**header_column_docs(sql), **STANDARD_COLUMNS}
 
 

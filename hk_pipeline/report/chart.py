@@ -20,10 +20,9 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from hk_pipeline.indices import INDEX_CODES, INDEX_NAMES
 from hk_pipeline.marts.runner import read_mart
 from hk_pipeline.report.markdown import (
-    INDEX_NAMES,
-    INDEX_ORDER,
     SAMPLE_SOURCE_LINE,
     SNAPSHOT_LABELS,
     quote_sources,
@@ -66,7 +65,7 @@ def index_paths(con: duckdb.DuckDBPyConnection, trade_date: date, snapshot: str)
             SELECT b.symbol, b.ts, b.open, b.close
             FROM raw.intraday_bars AS b
             WHERE b.trade_date = ? AND b.snapshot IN ({", ".join("?" for _ in snaps)})
-              AND b.symbol IN ('HSI', 'HSCEI', 'HSTECH')
+              AND b.symbol IN ({", ".join("?" for _ in INDEX_CODES)})
         ),
         prev AS (
             SELECT index_code, prev_close FROM raw.index_levels
@@ -83,7 +82,7 @@ def index_paths(con: duckdb.DuckDBPyConnection, trade_date: date, snapshot: str)
         LEFT JOIN prev ON prev.index_code = bars.symbol
         ORDER BY bars.symbol, bars.ts
         """,
-        [trade_date, *snaps, trade_date, snapshot],
+        [trade_date, *snaps, *INDEX_CODES, trade_date, snapshot],
     ).fetchdf()
 
 
@@ -126,6 +125,8 @@ def _canvas() -> _Canvas:
 
 def _build_canvas() -> _Canvas:
     """The figure's layout and its fixed parts: fonts, colours, locators, titles, grids."""
+    # matplotlib is imported here and below, not at the top: ~0.9 s that commands reading the
+    # report without drawing would pay (docs/architecture.md, deferred imports)
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.dates import AutoDateLocator, DateFormatter
     from matplotlib.figure import Figure
@@ -137,7 +138,7 @@ def _build_canvas() -> _Canvas:
     ax = fig.add_subplot(grid[0, 0])
     bx = fig.add_subplot(grid[0, 1])
 
-    lines = {c: ax.plot([], [], color=_COLOURS[c], linewidth=1.6)[0] for c in INDEX_ORDER}
+    lines = {c: ax.plot([], [], color=_COLOURS[c], linewidth=1.6)[0] for c in INDEX_CODES}
     zero = ax.axhline(0, color="grey", linewidth=0.8)
     ax.xaxis.set_major_locator(AutoDateLocator())
     ax.xaxis.set_major_formatter(DateFormatter("%H:%M", tz=None))

@@ -16,14 +16,9 @@ import duckdb
 import pandas as pd
 
 from hk_pipeline import calendar
+from hk_pipeline.indices import INDEX_CODES, INDEX_NAMES
 from hk_pipeline.marts.runner import read_mart
 
-INDEX_NAMES = {
-    "HSI": "Hang Seng Index",
-    "HSCEI": "Hang Seng China Enterprises Index",
-    "HSTECH": "Hang Seng TECH Index",
-}
-INDEX_ORDER = ("HSI", "HSCEI", "HSTECH")
 SNAPSHOT_LABELS = {"midday": "mid-day", "close": "close"}
 SAMPLE_SOURCE_LINE = "Source: simulated sample market — not real prices"
 MACRO_ORDER = ("unemployment_rate_sa", "pmi", "fx_reserves")
@@ -158,7 +153,7 @@ def snapshot_phrase(trade_date: date, snapshot: str) -> str:
 
 
 def _indices(moves: pd.DataFrame) -> pd.DataFrame:
-    order = {code: i for i, code in enumerate(INDEX_ORDER)}
+    order = {code: i for i, code in enumerate(INDEX_CODES)}
     return moves.assign(_o=moves["index_code"].map(order).fillna(99)).sort_values(
         ["_o", "index_code"]
     )

@@ -9,9 +9,9 @@ import duckdb
 from rich.console import Console
 from rich.table import Table
 
+from hk_pipeline.indices import INDEX_CODES, INDEX_NAMES
 from hk_pipeline.marts.runner import read_mart
 from hk_pipeline.report.markdown import (
-    INDEX_NAMES,
     SNAPSHOT_LABELS,
     billions,
     missing,
@@ -25,7 +25,7 @@ from hk_pipeline.report.markdown import (
 WIDTH = 110
 # All six universes of mart.market_breadth, in the order of views.latest_market_breadth: the
 # whole market and its two boards, then the members of each index.
-BREADTH_UNIVERSES = ("all", "main_board", "gem", "HSI", "HSCEI", "HSTECH")
+BREADTH_UNIVERSES = ("all", "main_board", "gem", *INDEX_CODES)
 
 
 def _index_table(con: duckdb.DuckDBPyConnection, trade_date: date, snapshot: str) -> Table:

@@ -33,6 +33,7 @@ from typing import Any
 import pandas as pd
 
 from hk_pipeline import calendar
+from hk_pipeline.indices import INDEX_CODES
 from hk_pipeline.sources.base import (
     SourceError,
     describe_url,
@@ -52,7 +53,7 @@ PAGE_SIZE = 100  # the feed caps pages at 100 rows
 SHARES_FS = "m:128 t:3,m:128 t:4"  # Main Board, GEM
 INDEX_FS = "m:124,m:125,m:305"
 FIELDS = "f2,f3,f4,f5,f6,f12,f14,f15,f16,f17,f18,f124"
-INDEX_CODES = {"HSI": "HSI", "HSCEI": "HSCEI", "HSTECH": "HSTECH"}  # feed f12 -> ours
+FEED_INDEX_CODES = {code: code for code in INDEX_CODES}  # feed f12 -> ours (the same today)
 # Fields a page must carry (in at least one row) for the adapter to read it at all.
 SHARE_FIELDS = ("f2", "f5", "f6", "f12", "f15", "f16", "f17", "f18", "f124")
 INDEX_FIELDS = ("f2", "f12", "f15", "f16", "f17", "f18", "f124")
@@ -255,14 +256,14 @@ def to_index_levels(
     """The canonical raw.index_levels frame: HSI, HSCEI and HSTECH, or an error naming those
     missing."""
     by_code = {str(r.get("f12")): r for r in rows}
-    missing = [code for code in INDEX_CODES if code not in by_code]
+    missing = [code for code in FEED_INDEX_CODES if code not in by_code]
     if missing:
         raise SourceError(
             f"{PROVIDER}: {page_url(INDEX_FS, 1)} index list lacks {missing}; refused"
         )
     as_of = pd.Timestamp(calendar.snapshot_time(trade_date, snapshot))
     out = []
-    for code, ours in INDEX_CODES.items():
+    for code, ours in FEED_INDEX_CODES.items():
         r = by_code[code]
         out.append(
             {
@@ -299,6 +300,6 @@ class Eastmoney:
 
     def index_levels(self, trade_date: date, snapshot: str) -> pd.DataFrame:
         rows = fetch_list(self.client, INDEX_FS, "index")
-        wanted = [r for r in rows if str(r.get("f12")) in INDEX_CODES]
+        wanted = [r for r in rows if str(r.get("f12")) in FEED_INDEX_CODES]
         check_fresh(wanted or rows, trade_date, snapshot)
         return to_index_levels(rows, trade_date, snapshot)

@@ -38,6 +38,8 @@ from datetime import date, datetime
 from typing import Any
 
 import pandas as pd
+from openpyxl import load_workbook
+from openpyxl.utils.exceptions import InvalidFileException
 
 from hk_pipeline import calendar
 from hk_pipeline.paths import SAMPLE_DATA_DIR
@@ -144,8 +146,6 @@ def _lot(value: Any) -> int | str | None:
 
 def parse(content: bytes) -> tuple[date, pd.DataFrame]:
     """(as-at date, Main Board and GEM equities with symbol, name, board, board_lot, currency)."""
-    from openpyxl import load_workbook
-    from openpyxl.utils.exceptions import InvalidFileException
 
     try:
         book = load_workbook(io.BytesIO(content), read_only=True, data_only=True)

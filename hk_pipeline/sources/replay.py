@@ -40,6 +40,7 @@ import pandas as pd
 from hk_pipeline import calendar
 from hk_pipeline.sources.base import SourceError
 from hk_pipeline.sources.http import environment_proxy
+from hk_pipeline.sources.live import LiveSource
 from hk_pipeline.sources.redact import MASK, SECRET_NAMES, redact_url
 
 NAME = "replay"
@@ -256,7 +257,6 @@ def record(
     LiveSource) are for tests. Raises the provider's error when one fails; nothing is kept
     then.
     """
-    from hk_pipeline.sources.live import LiveSource
 
     today = today or datetime.now(calendar.TZ).date()
     day = day or today
@@ -319,7 +319,6 @@ class ReplaySource:
         self._sources: dict[Path, Any] = {}
 
     def _live(self, day: date, snapshot: str | None) -> Any:
-        from hk_pipeline.sources.live import LiveSource
 
         path = self._recording(day, snapshot)
         if path not in self._sources:

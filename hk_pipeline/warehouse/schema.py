@@ -21,7 +21,7 @@ from hk_pipeline.marts.runner import (
     mart_sql,
 )
 from hk_pipeline.paths import DDL_DIR
-from hk_pipeline.warehouse.ddl import apply_ddl, ddl_files
+from hk_pipeline.warehouse.ddl import apply_ddl, ddl_texts
 from hk_pipeline.warehouse.tx import WRITE_TOKENS_TABLE, write_transaction
 from hk_pipeline.warehouse.views import create_views, view_files, view_sql
 
@@ -35,7 +35,7 @@ _SCHEMA_VERSION = "lake-2"
 def fingerprint() -> str:
     """Of every DDL, mart and view SQL text, and of this set-up's version."""
     texts = [_SCHEMA_VERSION]
-    texts += [p.read_text(encoding="utf-8") for p in ddl_files(DDL_DIR)]
+    texts += list(ddl_texts(DDL_DIR).values())
     texts += [mart_sql(name) for name in MART_NAMES]
     texts += [view_sql(p) for p in view_files()]
     return hashlib.sha256("\0".join(texts).encode("utf-8")).hexdigest()

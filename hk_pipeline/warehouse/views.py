@@ -12,7 +12,7 @@ import duckdb
 
 from hk_pipeline.paths import VIEWS_DIR
 from hk_pipeline.warehouse.catalog import split_name
-from hk_pipeline.warehouse.catalogue_doc import (
+from hk_pipeline.warehouse.sql_headers import (
     header_column_docs,
     header_description,
     header_lines,

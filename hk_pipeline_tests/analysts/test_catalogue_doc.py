@@ -6,7 +6,8 @@ from pathlib import Path
 
 from hk_pipeline.marts.runner import MART_NAMES, mart_schema
 from hk_pipeline.paths import PROJECT_DIR
-from hk_pipeline.warehouse.catalogue_doc import generate, header_column_docs
+from hk_pipeline.warehouse.catalogue_doc import generate
+from hk_pipeline.warehouse.sql_headers import header_column_docs
 from hk_pipeline_tests.lake_access import write_home
 
 DOC = PROJECT_DIR / "docs" / "catalogue.md"

@@ -38,7 +38,7 @@ import duckdb
 import pytest
 
 from hk_pipeline.faults import FAULT_POINTS, FAULT_VARIABLE
-from hk_pipeline.warehouse.ddl import ddl_files
+from hk_pipeline.warehouse.ddl import ddl_texts
 from hk_pipeline.warehouse.readers import ReaderError
 from hk_pipeline_tests.lake_access import read_home, write_home
 from hk_pipeline_tests.reliability.conftest import LONG
@@ -324,7 +324,7 @@ def test_killed_migration_is_all_or_nothing(tmp_path: Path, old_warehouse, tally
     source, expected = old_warehouse
     home = tmp_path / "home"
     migrate = ("migrate", "--from", str(source))
-    tables = len(ddl_files())  # migrate.table_copied is reached once per table
+    tables = len(ddl_texts())  # migrate.table_copied is reached once per table
     copied = ["migrate.table_copied", "migrate.table_copied@7"]
     if LONG:
         copied = [f"migrate.table_copied@{n}" for n in range(1, tables + 1)]

@@ -19,12 +19,12 @@ import numpy as np
 import pandas as pd
 
 from hk_pipeline import calendar
+from hk_pipeline.indices import INDEX_CODES
 from hk_pipeline.sources.sample_market import suspensions
 from hk_pipeline.sources.sample_market.noise import cell_keys, normals, symbol_keys, uniforms
 from hk_pipeline.ticks import round_to_tick, step_price, tick_of, tick_size
 
 ANCHOR_DAY = date(2025, 11, 20)
-INDEX_CODES = ("HSI", "HSCEI", "HSTECH")
 # Previous closes the recap implies for HSCEI and HSTECH (reference JSON, prev_close_chosen).
 ANCHOR_LEVELS = {"HSCEI": 9143.0, "HSTECH": 5574.6}
 INDEX_CAP = 0.08
