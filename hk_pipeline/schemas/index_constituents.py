@@ -6,7 +6,8 @@ import pandera.polars as pa
 import polars as pl
 from pandera.polars import PolarsData
 
-from hk_pipeline.schemas.quotes import INDEX_CODES, SHARE_CODE
+from hk_pipeline.indices import INDEX_CODES
+from hk_pipeline.schemas.quotes import SHARE_CODE
 from hk_pipeline.schemas.securities import valid_range_ok
 
 _NO_WEIGHTS = (

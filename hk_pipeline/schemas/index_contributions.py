@@ -10,7 +10,8 @@ import pandera.polars as pa
 import polars as pl
 from pandera.polars import PolarsData
 
-from hk_pipeline.schemas.quotes import INDEX_CODES, SHARE_CODE, SNAPSHOTS
+from hk_pipeline.indices import INDEX_CODES
+from hk_pipeline.schemas.quotes import SHARE_CODE, SNAPSHOTS
 
 
 class IndexContributions(pa.DataFrameModel):

@@ -9,9 +9,9 @@ import pandera.polars as pa
 import polars as pl
 from pandera.polars import PolarsData
 
+from hk_pipeline.indices import INDEX_CODES
 from hk_pipeline.schemas.quotes import (
     HKT_OFFSET_MINUTES,
-    INDEX_CODES,
     PRICE_ERROR,
     SNAPSHOTS,
     TICK_ERROR,

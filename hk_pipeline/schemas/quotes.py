@@ -20,7 +20,6 @@ HKT = "Asia/Hong_Kong"
 HKT_OFFSET_MINUTES = 8 * 60  # UTC+8 all year: no daylight saving in Hong Kong since 1979
 SHARE_CODE = r"^\d{5}$"
 SNAPSHOTS = ("midday", "close")
-INDEX_CODES = ("HSI", "HSCEI", "HSTECH")
 # raw.quotes.trading_status: NULL (trading normally) or one of these. Halted may follow trades
 # earlier in the day; suspended means no trade at all (HKEX prints TRADING SUSPENDED / HALTED).
 TRADING_STATUSES = ("suspended", "halted")
