@@ -437,6 +437,10 @@ def test_a_writer_behind_a_stuck_catalog_lock_gives_up_and_says_so(
     try:
         write(con, levels(7, 10.0))
         with pg_database.connect() as pg, pg.cursor() as cur:
+            # Should the writer ever wait without a limit again, PostgreSQL ends this idle
+            # session after 30 s: the lock goes, the write commits and the test fails
+            # ("DID NOT RAISE") instead of hanging.
+            cur.execute("SET idle_in_transaction_session_timeout = '30s'")
             cur.execute("LOCK TABLE ducklake_snapshot IN EXCLUSIVE MODE")  # held until rollback
             with pytest.raises(WriteConflict, match="lock timeout") as info:
                 write(con, levels(9, 20.0))
