@@ -45,7 +45,7 @@ FAULT_POINTS: tuple[str, ...] = (
     "quarantine.inserted",
     # warehouse/landing_loads.py: the landing files record, inside the table's transaction
     "landing.loads.deleted",
-    # defs/ingest.py: one ref/raw asset
+    # ingest/partition_load.py: one partition of a ref/raw table
     "ingest.fetched",
     "ingest.validated",
     "ingest.before_write",

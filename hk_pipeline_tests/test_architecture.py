@@ -23,6 +23,7 @@ ALLOWED: dict[str, set[str]] = {
     **{part: set() for part in SHARED},
     "sources": SHARED,
     "schemas": SHARED,
+    "ingest": SHARED | {"sources", "schemas", "warehouse"},
     "warehouse": SHARED | {"marts"},
     "marts": SHARED | {"warehouse"},
     "report": SHARED | {"marts"},

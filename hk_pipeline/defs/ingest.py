@@ -1,7 +1,8 @@
-"""Shared body of the ref/raw assets: fetch, validate, assess, write, report.
+"""The ref/raw assets: each loads its partitions (``hk_pipeline.ingest``) and reports them.
 
-Validation runs inside the asset so the coerced frame is what reaches the table. The outcome
-is reported as the asset's blocking ``schema`` check:
+What loading a partition means (fetch, validate, judge, quarantine, write) lives in
+``hk_pipeline.ingest``, without Dagster; this module turns it into assets. The validation's
+outcome is reported as the asset's blocking ``schema`` check:
 
 - OK: check passes; the partition is written.
 - WARN: the check fails with WARN severity (yellow in the UI, does not block downstream);
@@ -10,56 +11,32 @@ is reported as the asset's blocking ``schema`` check:
   table keeps its previous contents, no materialisation is recorded, and the step raises
   ``dagster.Failure`` with the verdict's message, so every downstream asset is skipped.
 
-A source that cannot deliver (``SourceError``: a missing or malformed landing file, an
-unreachable provider) fails the step with its own message, which names the file and line or
-the provider and host; nothing is written.
-
-Landing rows carry where they came from (``sources.landing.row_origins``): a quarantined
-row's reason starts with ``path:line``, and the files read (path, sha256, size) are recorded in
-the materialisation's metadata and in ``raw.landing_loads``, in the write's own transaction.
-
-Effective-dated tables from sources that only know the present (``knows_valid_to = False``:
-landing, live) are written with ``warehouse.writes.Supersede``: the snapshot replaces every
-row from its valid_from D (a re-delivered file with a symbol removed leaves none of it), and
-the previous version of a symbol and symbols absent from the snapshot are closed on D.
+A source that cannot deliver fails the step with its own message, which names the file and
+line or the provider and host; nothing is written. The landing files a load read (path,
+sha256, size) are recorded in the materialisation's metadata (``LANDING_FILES_METADATA``).
 """
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
-from functools import partial
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import dagster as dg
+import duckdb
 import pandas as pd
 
-from hk_pipeline import calendar
 from hk_pipeline.defs.partitions import BACKFILL_POLICY, run_partitions, snapshot_partitions_def
 from hk_pipeline.defs.resources import PipelineSettingsResource, SourceResource, WarehouseResource
-from hk_pipeline.faults import fault_point
-from hk_pipeline.indices import INDEX_CODES
-from hk_pipeline.schemas.validate import (
-    MODELS,
-    SchemaMismatchError,
-    SecuritiesMaster,
-    assess,
-    validate_frame,
-)
-from hk_pipeline.sources.base import SourceError
-from hk_pipeline.sources.landing import row_origins
-from hk_pipeline.warehouse.landing_loads import LoadedFile, replace_landing_loads
-from hk_pipeline.warehouse.quarantine import replace_quarantine
-from hk_pipeline.warehouse.writes import Supersede, replace_partition, upsert_rows
-
-if TYPE_CHECKING:
-    import duckdb
-
-    from hk_pipeline.sources.base import MarketSource
-    from hk_pipeline.sources.landing import RowOrigins
+from hk_pipeline.ingest import partition_load
+from hk_pipeline.ingest.feed import TableFeed
+from hk_pipeline.ingest.partition_load import Prepared
+from hk_pipeline.ingest.supersede import ManySnapshotsError
+from hk_pipeline.schemas.validate import MODELS, ValidationOutcome
+from hk_pipeline.sources.base import MarketSource
+from hk_pipeline.warehouse.landing_loads import LoadedFile
 
 SCHEMA_CHECK = "schema"
 # Materialisation metadata: the landing files (path, sha256, size) the load read; the landing
@@ -67,19 +44,9 @@ SCHEMA_CHECK = "schema"
 LANDING_FILES_METADATA = "landing_files"
 SAMPLE_ROWS = 10
 
-Fetch = Callable[["MarketSource", date, str], pd.DataFrame]
 
-
-@dataclass(frozen=True)
-class TableSpec:
-    """How one ref/raw table is fed: where rows come from and how they are written."""
-
-    table: str  # schema.table, also the asset key
-    fetch: Fetch
-    description: str
-    upsert_key: tuple[str, ...] | None = None  # None: replace the (date, snapshot) partition
-    # what has versions (ref tables); used only for sources that only know the present
-    entity_key: tuple[str, ...] | None = None
+class TableSpec(TableFeed):
+    """A ``TableFeed`` as an asset: its key is the table's ``schema.table``."""
 
     @property
     def asset_key(self) -> dg.AssetKey:
@@ -98,52 +65,6 @@ def column_schema(table: str) -> dg.TableSchema:
     )
 
 
-def critical_symbols(
-    con: "duckdb.DuckDBPyConnection", trade_date: date, extra: pd.DataFrame | None = None
-) -> set[str]:
-    """Index codes plus the constituents in force on trade_date (and any in ``extra``).
-
-    A rejected row about one of these fails the check whatever the rejected share: an index
-    computed without a member, or a missing level, is wrong, not merely incomplete.
-    """
-    rows = con.execute(
-        """
-        SELECT DISTINCT symbol FROM ref.index_constituents
-        WHERE valid_from <= ? AND (valid_to IS NULL OR valid_to > ?)
-        """,
-        [trade_date, trade_date],
-    ).fetchall()
-    out = {*INDEX_CODES, *(r[0] for r in rows)}
-    if extra is not None and "symbol" in extra.columns:
-        out.update(str(s) for s in extra["symbol"].dropna())
-    return out
-
-
-# Tables whose rows name shares: a symbol the securities master in force does not list is
-# rejected (quarantined for quotes and bars; for constituents, critical, so refused).
-MASTER_CHECKED = ("raw.quotes", "raw.intraday_bars", "ref.index_constituents")
-
-
-def securities_master(
-    spec: TableSpec, market: "MarketSource", trade_date: date
-) -> "SecuritiesMaster | None":
-    """The master ``spec.table``'s symbols are checked against, or None.
-
-    Taken from the source (``listed_symbols``, the landing master file in force), not from
-    ``ref.securities``: the check runs before any database is touched, and its reason can
-    name the file. Sources without it are not checked: the sample market draws quotes from
-    its own master, and the live HKEX list would be a second download per run.
-    """
-
-    listed = getattr(market, "listed_symbols", None)
-    if spec.table not in MASTER_CHECKED or listed is None:
-        return None
-    master = listed(trade_date)
-    # index codes in bars are the indices' own bars, not shares
-    exempt = frozenset(INDEX_CODES) if spec.table == "raw.intraday_bars" else frozenset()
-    return SecuritiesMaster(trade_date, master.symbols, str(master.path), exempt)
-
-
 def _md_table(frame: pd.DataFrame) -> str:
     """A Markdown table (no tabulate dependency); cells are escaped for pipes."""
     if frame.empty:
@@ -158,7 +79,7 @@ def _md_table(frame: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def check_metadata(outcome: Any) -> dict[str, Any]:
+def check_metadata(outcome: ValidationOutcome) -> dict[str, Any]:
     """rows, rejected, rejected_pct, failure_counts and a sample of failing rows."""
     n_rows, n_rejected = int(outcome.n_rows), int(outcome.n_rejected)
     sample = pd.DataFrame(
@@ -183,67 +104,6 @@ def check_metadata(outcome: Any) -> dict[str, Any]:
     }
 
 
-def landing_files(
-    market: "MarketSource", origins: "RowOrigins | None"
-) -> "list[LoadedFile] | None":
-    """The landing files a frame came from (path relative to the landing folder), or None
-    when the frame is not from the landing zone."""
-
-    root = getattr(market, "root", None)
-    if origins is None or root is None:
-        return None
-
-    def rel(path: Path) -> str:
-        try:
-            return Path(path).relative_to(root).as_posix()
-        except ValueError:
-            return str(path)
-
-    return [LoadedFile(rel(f.path), f.sha256, int(f.size)) for f in origins.files]
-
-
-def cite_origins(rejected: pd.DataFrame, origins: "RowOrigins | None") -> pd.DataFrame:
-    """Prefix each rejected row's reason with the ``path:line`` it came from."""
-    if origins is None or rejected.empty:
-        return rejected
-    out = rejected.copy()
-    out["reason"] = [
-        f"{origins.cite(int(row))}: {reason}"
-        for row, reason in zip(out["row_number"], out["reason"], strict=True)
-    ]
-    return out
-
-
-def supersede_for(
-    spec: TableSpec, market: "MarketSource", frame: pd.DataFrame, valid: Any
-) -> "Supersede | None":
-    """How the snapshot closes what it supersedes, for sources that only know the present.
-
-    None for sources that know each row's valid_to (the sample market) and tables without
-    versions. ``present_keys`` comes from the frame as received, rejected rows included, so
-    a quarantined row never reads as a delisting: it holds its entity's previous version
-    (see ``Supersede``).
-    """
-
-    if spec.entity_key is None or getattr(market, "knows_valid_to", True):
-        return None
-    starts = valid["valid_from"].unique().to_list() if valid.height else []
-    if not starts:
-        return None
-    if len(starts) > 1:
-        raise dg.Failure(
-            description=(
-                f"{spec.table}: source {market.name} delivered versions starting on"
-                f" {sorted(starts)}; a source that knows only the present must deliver one"
-                " snapshot (one valid_from) per load"
-            ),
-            allow_retries=False,
-        )
-    keys = frame[list(spec.entity_key)].astype("string").itertuples(index=False, name=None)
-    present = frozenset(k for k in keys if all(isinstance(v, str) for v in k))
-    return Supersede(spec.entity_key, starts[0], present)
-
-
 class Refused(Exception):
     """A partition that must not load: the failing check (if any) and the step's Failure."""
 
@@ -265,166 +125,93 @@ class Loaded:
     severity: str  # the verdict: OK or WARN (ERROR raises Refused)
     message: str
     check_metadata: dict[str, Any]
-    files: "list[LoadedFile] | None"
+    files: list[LoadedFile] | None
 
     @property
     def key(self) -> str:
         return f"{self.trade_date}|{self.snapshot}"
 
 
-@dataclass
-class Prepared:
-    """One partition of one table as fetched and validated, before anything is written."""
-
-    outcome: Any  # schemas.validate.ValidationOutcome, rejected rows cited with their origin
-    rows: Any  # the valid rows as the writer takes them: Arrow (partitions), pandas (upserts)
-    files: "list[LoadedFile] | None"
-    supersede: "Supersede | None"
-    extra: pd.DataFrame | None  # ref tables: the day's constituents, as critical symbols
+def _failed_check(
+    spec: TableSpec, description: str, metadata: dict[str, Any]
+) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(
+        asset_key=spec.asset_key,
+        check_name=SCHEMA_CHECK,
+        passed=False,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=description,
+        metadata=metadata,
+    )
 
 
 def prepare_partition(
-    spec: TableSpec, market: "MarketSource", trade_date: date, snapshot: str
+    spec: TableSpec, market: MarketSource, trade_date: date, snapshot: str
 ) -> Prepared:
-    """Fetch and validate one partition of ``spec.table``, touching no database (so it can
-    run ahead of the writes, in another thread); raise Refused if it must not load."""
+    """``partition_load.prepare``, a refusal reported as the step's Failure and, when the
+    frame does not fit the table, the failing ``schema`` check."""
 
-    where = f"{spec.table} {trade_date}|{snapshot}"
-    if not calendar.is_trading_day(trade_date):
-        raise Refused(dg.Failure(f"{trade_date} is not an HKEX trading day; nothing to load"))
     try:
-        frame = spec.fetch(market, trade_date, snapshot)
-        master = securities_master(spec, market, trade_date)
-        # ref tables load before (or as) the constituents: take them from the source too
-        extra = market.index_constituents(trade_date) if spec.table.startswith("ref.") else None
-    except SourceError as exc:
-        # the source's own words name the file and line, or the provider and host
-        raise Refused(
-            dg.Failure(description=f"{where} not loaded: {exc}", allow_retries=False)
-        ) from exc
-    fault_point("ingest.fetched")
-    origins = row_origins(frame)
-    files = landing_files(market, origins)
-    try:
-        outcome = validate_frame(spec.table, frame, master=master)
-    except SchemaMismatchError as exc:
-        # the frame as a whole does not fit: nothing loads, the table is left as it was
-        check = dg.AssetCheckResult(
-            asset_key=spec.asset_key,
-            check_name=SCHEMA_CHECK,
-            passed=False,
-            severity=dg.AssetCheckSeverity.ERROR,
-            description=str(exc),
-            metadata={"rows": len(frame), "columns": dg.MetadataValue.json(list(frame.columns))},
+        return partition_load.prepare(spec, market, trade_date, snapshot)
+    except partition_load.FrameDoesNotFit as exc:
+        check = _failed_check(
+            spec,
+            exc.reason,
+            {"rows": exc.rows, "columns": dg.MetadataValue.json(exc.columns)},
         )
-        failure = dg.Failure(description=f"{where} refused: {exc}", allow_retries=False)
-        raise Refused(failure, check) from exc
-    fault_point("ingest.validated")
-    outcome.rejected = cite_origins(outcome.rejected, origins)
-    return Prepared(
-        outcome=outcome,
-        # converted here: polars must not run on the writing thread at the same time (its
-        # pool is shared; a conversion holding the GIL there deadlocked against this thread)
-        rows=outcome.valid_arrow if spec.upsert_key is None else outcome.valid,
-        files=files,
-        supersede=supersede_for(spec, market, frame, outcome.frame),
-        extra=extra,
-    )
+        failure = dg.Failure(description=str(exc), allow_retries=False)
+        # the cause stays the source's or the schema's own error
+        raise Refused(failure, check) from exc.__cause__
+    except partition_load.Refused as exc:
+        raise Refused(dg.Failure(description=str(exc), allow_retries=False)) from exc.__cause__
+    except ManySnapshotsError as exc:
+        # not a refusal of one partition: the source breaks its contract, the step stops
+        raise dg.Failure(description=str(exc), allow_retries=False) from exc
 
 
 def load_partition(
     context: dg.AssetExecutionContext,
     spec: TableSpec,
-    market: "MarketSource",
-    con: "duckdb.DuckDBPyConnection",
+    market: MarketSource,
+    con: duckdb.DuckDBPyConnection,
     pipeline: PipelineSettingsResource,
     trade_date: date,
     snapshot: str,
     prepared: Prepared,
 ) -> Loaded:
     """Write one partition of ``spec.table`` as ``prepare_partition`` fetched and validated
-    it; raise Refused if it must not load (the table is then unchanged for that partition)."""
+    it (``partition_load.write``); raise Refused, with the failing ``schema`` check, if it
+    must not load (the table is then unchanged for that partition)."""
 
-    where = f"{spec.table} {trade_date}|{snapshot}"
-    run_id = context.run.run_id
-    outcome, files, supersede = prepared.outcome, prepared.files, prepared.supersede
-    record = (
-        None
-        if files is None
-        else partial(
-            replace_landing_loads,
-            files=files,
-            trade_date=trade_date,
-            snapshot=snapshot,
-            kind=spec.table.split(".", 1)[1],
-            run_id=run_id,
-        )
-    )
-    extra = prepared.extra
-    verdict = assess(
-        outcome,
-        threshold=pipeline.quarantine_threshold,
-        critical_symbols=critical_symbols(con, trade_date, extra),
-    )
+    outcome = prepared.outcome
     metadata = check_metadata(outcome)
-    if verdict.severity == "ERROR" or not verdict.passed:
-        kept = replace_quarantine(
+    try:
+        written = partition_load.write(
+            spec,
+            market,
             con,
-            spec.table,
-            outcome.rejected,
+            prepared,
             trade_date=trade_date,
             snapshot=snapshot,
-            run_id=run_id,
-            source=market.name,
+            run_id=context.run.run_id,
+            threshold=pipeline.quarantine_threshold,
         )
-        check = dg.AssetCheckResult(
-            asset_key=spec.asset_key,
-            check_name=SCHEMA_CHECK,
-            passed=False,
-            severity=dg.AssetCheckSeverity.ERROR,
-            metadata={**metadata, "partition": f"{trade_date}|{snapshot}"},
-            description=verdict.message,
+    except partition_load.RowsRefused as exc:
+        check = _failed_check(
+            spec, exc.verdict.message, {**metadata, "partition": f"{trade_date}|{snapshot}"}
         )
-        failure = dg.Failure(
-            description=(
-                f"{where} refused: {verdict.message}"
-                f" ({kept} rejected row(s) kept with their reasons)"
-            ),
-            metadata=metadata,
-            allow_retries=False,
-        )
-        raise Refused(failure, check)
-    fault_point("ingest.before_write")
-    common = {
-        "trade_date": trade_date,
-        "snapshot": snapshot,
-        "run_id": run_id,
-        "source": market.name,
-        "rejected": outcome.rejected,
-        "also": record,
-    }
-    if spec.upsert_key is None:
-        # straight from the validated frame, no pandas round trip
-        written = replace_partition(con, spec.table, prepared.rows, **common)
-    else:
-        written = upsert_rows(
-            con,
-            spec.table,
-            prepared.rows,
-            key=list(spec.upsert_key),
-            supersede=supersede,
-            **common,
-        )
+        failure = dg.Failure(description=str(exc), metadata=metadata, allow_retries=False)
+        raise Refused(failure, check) from None  # the message says it all
     return Loaded(
         trade_date=trade_date,
         snapshot=snapshot,
-        written=written,
+        written=written.rows,
         received=int(outcome.n_rows),
         rejected=int(outcome.n_rejected),
-        severity=verdict.severity,
-        message=verdict.message,
+        severity=written.verdict.severity,
+        message=written.verdict.message,
         check_metadata=metadata,
-        files=files,
+        files=prepared.files,
     )
 
 
@@ -556,7 +343,7 @@ def ingest(
 
 @contextmanager
 def _ahead(
-    specs: list[TableSpec], market: "MarketSource", partitions: list[tuple[date, str]]
+    specs: list[TableSpec], market: MarketSource, partitions: list[tuple[date, str]]
 ) -> Iterator[Iterator[dict[str, Future[Prepared]]]]:
     """Each partition's tables, fetched and validated one partition ahead of the writes.
 

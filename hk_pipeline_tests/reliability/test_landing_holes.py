@@ -27,9 +27,10 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from hk_pipeline import calendar
-from hk_pipeline.defs.ingest import INDEX_CODES, Refused, TableSpec, prepare_partition
+from hk_pipeline.defs.ingest import Refused, TableSpec, prepare_partition
 from hk_pipeline.defs.raw import INDEX_LEVELS, INTRADAY_BARS, QUOTES
 from hk_pipeline.defs.ref import INDEX_CONSTITUENTS, SECURITIES
+from hk_pipeline.indices import INDEX_CODES
 from hk_pipeline.schemas.validate import assess
 from hk_pipeline.sources.base import SourceError
 from hk_pipeline.sources.landing import LandingEmptyFileError, LandingSource, session_traded
