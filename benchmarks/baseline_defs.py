@@ -16,7 +16,7 @@ from dagster_pandera import pandera_schema_to_dagster_type
 from pandera.typing import Series
 
 from hk_pipeline.defs.partitions import snapshot_partitions_def as snapshot_partitions
-from hk_pipeline.sources.sample import SampleSource
+from hk_pipeline.sample_market.source import SampleSource
 
 PARTITION_EXPR = {"date": "trade_date", "snapshot": "snapshot"}
 

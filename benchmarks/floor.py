@@ -22,7 +22,7 @@ import pyarrow as pa
 
 from hk_pipeline import calendar
 from hk_pipeline.config import Settings
-from hk_pipeline.sources.sample import SampleSource
+from hk_pipeline.sample_market.source import SampleSource
 from hk_pipeline.warehouse.connection import connect
 from hk_pipeline.warehouse.tx import registered, write_transaction
 

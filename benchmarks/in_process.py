@@ -12,7 +12,7 @@ The home is installed before the clock starts, by another process, as any earlie
 the machine leaves it: the Dagster instance's SQLite storage created, the lake created with
 its schema (``connect(settings)``: the catalog and the data path of the settings,
 catalog.sqlite and lake/ under the home by default), the sample market built into the
-home's cache (``sources/sample_market/disk_cache.py``). The timed process is cold
+home's cache (``sample_market/disk_cache.py``). The timed process is cold
 otherwise: its imports and first run are its own.
 """
 
@@ -29,7 +29,7 @@ DAY = date(2025, 11, 21)
 INSTALL = """
 import dagster as dg
 from hk_pipeline.cli import prepare_environment
-from hk_pipeline.sources import sample
+from hk_pipeline.sample_market import source as sample
 from hk_pipeline.warehouse.connection import connect
 settings = prepare_environment("sample")
 dg.DagsterInstance.get().dispose()

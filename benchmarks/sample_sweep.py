@@ -1,7 +1,7 @@
 """Sweep the sample market's realism checks over every day of its range and print the findings.
 
 The test suite checks a sample of days (hk_pipeline_tests/sources/test_sample_realism.py);
-this runs the same checks (hk_pipeline/sources/sample_market/checks.py) on all of them:
+this runs the same checks (hk_pipeline/sample_market/checks.py) on all of them:
 
     .venv/bin/python -m benchmarks.sample_sweep               # every day (~1,100: 4-15 min)
     .venv/bin/python -m benchmarks.sample_sweep --every 10    # every tenth day
@@ -23,8 +23,8 @@ from datetime import date
 import numpy as np
 
 from hk_pipeline import calendar
-from hk_pipeline.sources import sample
-from hk_pipeline.sources.sample_market import checks, intraday, turnover
+from hk_pipeline.sample_market import checks, intraday, turnover
+from hk_pipeline.sample_market import source as sample
 
 
 def _args(argv: list[str] | None) -> argparse.Namespace:

@@ -19,8 +19,8 @@ from datetime import date
 
 import pandas as pd
 
+from hk_pipeline.sample_market.source import SampleSource
 from hk_pipeline.schemas.validate import validate_frame
-from hk_pipeline.sources.sample import SampleSource
 
 
 def _spoil(frame: pd.DataFrame) -> pd.DataFrame:

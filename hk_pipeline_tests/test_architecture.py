@@ -24,12 +24,24 @@ ALLOWED: dict[str, set[str]] = {
     "sources": SHARED,
     "schemas": SHARED,
     "ingest": SHARED | {"sources", "schemas", "warehouse"},
+    "sample_market": SHARED | {"sources"},
     "warehouse": SHARED | {"marts"},
     "marts": SHARED | {"warehouse"},
     "report": SHARED | {"marts"},
 }
 """The parts of docs/architecture.md ("Parts and their imports") and the parts each may import;
 the Dagster wiring (defs, definitions, cli and its helpers) may import any part."""
+
+CROSSINGS = {"hk_pipeline.sources.registry": "hk_pipeline.sample_market.source"}
+"""Imports between parts that the table above does not allow, each the one place it is
+needed (importing a module also runs its packages): the sources' registry names the sample
+source (the simulator may import the sources' base types; no other source imports it)."""
+
+
+def _crossing(module: str, target: str) -> bool:
+    allowed = CROSSINGS.get(module, "")
+    return allowed == target or allowed.startswith(target + ".")
+
 
 NO_DAGSTER = tuple(f"hk_pipeline.{part}" for part in ALLOWED)
 """Parts that never import Dagster, directly or through another module of the package."""
@@ -164,7 +176,9 @@ def test_parts_import_only_what_they_may() -> None:
         for module, targets in inside.items()
         if _part(module) in ALLOWED
         for target in targets
-        if _part(target) != _part(module) and _part(target) not in ALLOWED[_part(module)]
+        if _part(target) != _part(module)
+        and _part(target) not in ALLOWED[_part(module)]
+        and not _crossing(module, target)
     )
     assert wrong == []
 

@@ -8,7 +8,7 @@ Board)`` or ``Equity Securities (GEM)``; warrants, CBBCs, ETPs, REITs and debt a
 What the file does not carry, and what this module does about it:
 
 - **industry** (HSICS) and **issued_shares** are not in the file. They come from a maintained
-  reference keyed by symbol (default: ``sample_data/named_securities.csv``, the real named
+  reference keyed by symbol (default: ``sample_market/data/named_securities.csv``, the real named
   large caps with their HSICS industry and approximate share counts). A share the reference
   does not know gets NULL for both - never a guess - so the marts group it under
   'Unclassified' and leave it out of market-cap weights. Because of those NULLs

@@ -32,7 +32,7 @@ def get_source(name: str, settings: Settings) -> MarketSource:
     """The source called `name`; imports lazily so each source's cost (~0.35 s) is paid only
     when used (docs/architecture.md, deferred imports)."""
     if name == "sample":
-        from hk_pipeline.sources.sample import SampleSource
+        from hk_pipeline.sample_market.source import SampleSource
 
         return SampleSource(cache_dir=settings.cache_dir)
     if name == "landing":

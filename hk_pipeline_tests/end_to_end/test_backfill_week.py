@@ -86,7 +86,7 @@ def test_rows_for_every_partition_and_none_else(
 
 
 def test_breadth_total_is_the_shares_alive_each_day(week_con: duckdb.DuckDBPyConnection) -> None:
-    from hk_pipeline.sources.sample import SampleSource
+    from hk_pipeline.sample_market.source import SampleSource
 
     rows = week_con.execute(
         """

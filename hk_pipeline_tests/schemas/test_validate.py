@@ -710,7 +710,7 @@ def sample_day() -> dict[str, pd.DataFrame]:
     """Every table's frame of one sample partition, as the ingest assets fetch them."""
     from hk_pipeline.defs.raw import INDEX_LEVELS, INTRADAY_BARS, MACRO_SERIES, QUOTES
     from hk_pipeline.defs.ref import INDEX_CONSTITUENTS, SECURITIES
-    from hk_pipeline.sources.sample import SampleSource
+    from hk_pipeline.sample_market.source import SampleSource
 
     src, day = SampleSource(), datetime(2024, 11, 4).date()
     specs = [QUOTES, INDEX_LEVELS, INTRADAY_BARS, MACRO_SERIES, SECURITIES, INDEX_CONSTITUENTS]

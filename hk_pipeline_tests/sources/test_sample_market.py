@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 
 from hk_pipeline import calendar
-from hk_pipeline.sources import sample
-from hk_pipeline.sources.sample import SampleSource
-from hk_pipeline.sources.sample_market import intraday
+from hk_pipeline.sample_market import intraday
+from hk_pipeline.sample_market import source as sample
+from hk_pipeline.sample_market.source import SampleSource
 from hk_pipeline.ticks import on_tick
 
 YAHOO_CSV = Path(__file__).parents[1] / "fixtures" / "reference" / "hsi_daily_yahoo.csv"

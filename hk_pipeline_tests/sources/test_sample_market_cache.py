@@ -17,10 +17,10 @@ import pytest
 
 from hk_pipeline.config import load_settings
 from hk_pipeline.paths import PACKAGE_DIR
-from hk_pipeline.sources import sample
+from hk_pipeline.sample_market import daily, disk_cache, intraday, store
+from hk_pipeline.sample_market import source as sample
+from hk_pipeline.sample_market.daily import DailyMarket
 from hk_pipeline.sources.registry import get_source
-from hk_pipeline.sources.sample_market import daily, disk_cache, intraday, store
-from hk_pipeline.sources.sample_market.daily import DailyMarket
 
 RECAP_DAY = date(2025, 11, 21)
 
@@ -199,18 +199,18 @@ def test_old_files_and_orphaned_temporaries_are_pruned(tmp_path: Path) -> None:
 def test_key_covers_code_data_calendar_and_days(days: list[date], tmp_path: Path) -> None:
     names = {p.relative_to(PACKAGE_DIR).as_posix() for p in disk_cache.key_files()}
     for expected in (
-        "sources/sample.py",
-        "sources/sample_reference.py",
-        "sources/sample_market/daily.py",
-        "sources/sample_market/store.py",
-        "sources/sample_data/index_membership.csv",
-        "sources/sample_data/market-recap-2025-11-21-midday.json",
+        "sample_market/source.py",
+        "sample_market/reference.py",
+        "sample_market/daily.py",
+        "sample_market/store.py",
+        "sample_market/data/index_membership.csv",
+        "sample_market/data/market-recap-2025-11-21-midday.json",
         "calendar.py",
         "calendar_closures.csv",
         "ticks.py",
     ):
         assert expected in names
-    assert any(n.startswith("sources/sample_data/hsi_constituents/") for n in names)
+    assert any(n.startswith("sample_market/data/hsi_constituents/") for n in names)
 
     copy = tmp_path / "pkg"
     for name in names:

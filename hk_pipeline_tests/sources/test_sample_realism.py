@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from hk_pipeline import calendar
-from hk_pipeline.sources import sample
-from hk_pipeline.sources import sample_reference as ref
-from hk_pipeline.sources.sample_market import checks, intraday, turnover
-from hk_pipeline.sources.sample_market.daily import DailyMarket
+from hk_pipeline.sample_market import checks, intraday, turnover
+from hk_pipeline.sample_market import reference as ref
+from hk_pipeline.sample_market import source as sample
+from hk_pipeline.sample_market.daily import DailyMarket
 
 RECAP_DAY = date(2025, 11, 21)
 SEED = 15

@@ -18,8 +18,8 @@ import pytest
 
 from hk_pipeline import calendar
 from hk_pipeline.report.markdown import render_review
+from hk_pipeline.sample_market.source import SampleSource
 from hk_pipeline.sources.landing import session_traded
-from hk_pipeline.sources.sample import SampleSource
 
 KOINU = date(2023, 10, 9)
 # whole days closed by weather in the partitions' range (XHKG or calendar_closures.csv)
@@ -125,7 +125,7 @@ def test_review_of_a_cancelled_morning_says_so() -> None:
 def test_sample_suspends_dozens_of_shares_some_for_months(src: SampleSource) -> None:
     import numpy as np
 
-    from hk_pipeline.sources.sample_market import daily, suspensions
+    from hk_pipeline.sample_market import daily, suspensions
 
     days = daily.sample_days()
     rng = np.random.default_rng(15)

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from hk_pipeline.paths import SAMPLE_DATA_DIR
-from hk_pipeline.sources import sample_reference as ref
+from hk_pipeline.sample_market import reference as ref
 from hk_pipeline.ticks import on_tick
 
 # in `make test-fast`, the contributors' inner loop (pyproject.toml's markers)

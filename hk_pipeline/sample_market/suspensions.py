@@ -28,7 +28,7 @@ from datetime import date
 
 import numpy as np
 
-from hk_pipeline.sources.sample_market.noise import cell_keys, symbol_keys, uniforms
+from hk_pipeline.sample_market.noise import cell_keys, symbol_keys, uniforms
 
 EPOCH_DAYS = 28
 SALT = 0x5C5A  # keeps these draws apart from the simulator's (symbol, day) cells

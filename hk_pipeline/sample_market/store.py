@@ -21,7 +21,7 @@ from typing import IO, Any
 import numpy as np
 import pyarrow as pa
 
-from hk_pipeline.sources.sample_market.daily import DailyMarket
+from hk_pipeline.sample_market.daily import DailyMarket
 
 FORMAT = 2  # 2: index_ohlc, cap factors per review
 _CODEC = "lz4"

@@ -20,8 +20,8 @@ import pandas as pd
 
 from hk_pipeline import calendar
 from hk_pipeline.indices import INDEX_CODES
-from hk_pipeline.sources.sample_market import suspensions
-from hk_pipeline.sources.sample_market.noise import cell_keys, normals, symbol_keys, uniforms
+from hk_pipeline.sample_market import suspensions
+from hk_pipeline.sample_market.noise import cell_keys, normals, symbol_keys, uniforms
 from hk_pipeline.ticks import round_to_tick, step_price, tick_of, tick_size
 
 ANCHOR_DAY = date(2025, 11, 20)

@@ -17,10 +17,10 @@ import numpy as np
 import pandas as pd
 
 from hk_pipeline import calendar
-from hk_pipeline.sources.sample_market import turnover
-from hk_pipeline.sources.sample_market.daily import INDEX_CODES, DailyMarket
-from hk_pipeline.sources.sample_market.noise import cell_keys, normals, symbol_keys, uniforms
-from hk_pipeline.sources.sample_reference import RECAP_TOP_TURNOVER
+from hk_pipeline.sample_market import turnover
+from hk_pipeline.sample_market.daily import INDEX_CODES, DailyMarket
+from hk_pipeline.sample_market.noise import cell_keys, normals, symbol_keys, uniforms
+from hk_pipeline.sample_market.reference import RECAP_TOP_TURNOVER
 from hk_pipeline.ticks import round_to_tick
 
 MORNING_BARS = 150

@@ -18,14 +18,14 @@ from pathlib import Path
 import numpy as np
 
 from hk_pipeline.paths import SAMPLE_DATA_DIR
-from hk_pipeline.sources.sample_market import suspensions
-from hk_pipeline.sources.sample_market.daily import (
+from hk_pipeline.sample_market import suspensions
+from hk_pipeline.sample_market.daily import (
     ANCHOR_DAY,
     INDEX_CODES,
     DailyMarket,
     fit_to_target,
 )
-from hk_pipeline.sources.sample_market.noise import cell_keys, normals, symbol_keys, uniforms
+from hk_pipeline.sample_market.noise import cell_keys, normals, symbol_keys, uniforms
 from hk_pipeline.ticks import round_to_tick, step_ticks
 
 RECAP_DAY = date(2025, 11, 21)

@@ -25,7 +25,7 @@ from datetime import date, timedelta
 import numpy as np
 
 from hk_pipeline import calendar
-from hk_pipeline.sources.sample_market.noise import cell_keys, normals, symbol_keys
+from hk_pipeline.sample_market.noise import cell_keys, normals, symbol_keys
 
 # HKEX Monthly Market Highlights: average daily turnover of the securities market, HKD bn.
 # Months marked "derived" are not stated on a page found; they are solved from the

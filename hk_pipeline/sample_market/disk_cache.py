@@ -33,8 +33,8 @@ import numpy as np
 import pyarrow as pa
 
 from hk_pipeline.paths import PACKAGE_DIR
-from hk_pipeline.sources.sample_market import store
-from hk_pipeline.sources.sample_market.daily import DailyMarket
+from hk_pipeline.sample_market import store
+from hk_pipeline.sample_market.daily import DailyMarket
 
 log = logging.getLogger(__name__)
 
@@ -42,10 +42,8 @@ PREFIX = "sample_market-"
 SUFFIX = ".npz"
 # Files whose content determines the market, relative to the package directory.
 KEY_FILES = (
-    "sources/sample_market/*.py",
-    "sources/sample.py",
-    "sources/sample_reference.py",
-    "sources/sample_data/**/*",
+    "sample_market/*.py",
+    "sample_market/data/**/*",
     "calendar.py",
     "calendar_closures.csv",
     "ticks.py",

@@ -24,9 +24,9 @@ import pyarrow as pa
 
 from hk_pipeline import calendar
 from hk_pipeline.config import Settings, pipeline_home
-from hk_pipeline.sources import sample_reference as ref
-from hk_pipeline.sources.sample_market import daily, disk_cache, intraday, recap, suspensions
-from hk_pipeline.sources.sample_market.daily import INDEX_CODES, DailyMarket
+from hk_pipeline.sample_market import daily, disk_cache, intraday, recap, suspensions
+from hk_pipeline.sample_market import reference as ref
+from hk_pipeline.sample_market.daily import INDEX_CODES, DailyMarket
 
 SOURCE = "sample"
 
