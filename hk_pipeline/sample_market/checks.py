@@ -13,8 +13,9 @@ import numpy as np
 
 from hk_pipeline import calendar
 from hk_pipeline.sample_market import turnover
-from hk_pipeline.sample_market.daily import INDEX_CAP, DailyMarket
+from hk_pipeline.sample_market.daily import DailyMarket
 from hk_pipeline.sample_market.intraday import SimulatedDay
+from hk_pipeline.sample_market.weights import INDEX_CAP
 
 # The market's equity turnover against its target (turnover.py): board lots, random lot
 # rounding and a traded share's one-lot minimum move it by well under a tenth of a percent.

@@ -22,12 +22,12 @@ from hk_pipeline import calendar
 from hk_pipeline.indices import INDEX_CODES
 from hk_pipeline.sample_market import suspensions
 from hk_pipeline.sample_market.noise import cell_keys, normals, symbol_keys, uniforms
+from hk_pipeline.sample_market.weights import INDEX_CAP, cap_factors, exact_cap_factors
 from hk_pipeline.ticks import round_to_tick, step_price, tick_of, tick_size
 
 ANCHOR_DAY = date(2025, 11, 20)
 # Previous closes the recap implies for HSCEI and HSTECH (reference JSON, prev_close_chosen).
 ANCHOR_LEVELS = {"HSCEI": 9143.0, "HSTECH": 5574.6}
-INDEX_CAP = 0.08
 CAP_PASSES = 2  # solves with review cap factors (see simulate)
 # The HSI's review cap factors are set for 7.98%: between the last two solves the closes
 # before a review move by a tick here and there, which moves a capped weight by up to about
@@ -86,46 +86,6 @@ class DailyMarket:
 
 def _ordinal(days: list[date]) -> np.ndarray:
     return np.array([d.toordinal() for d in days], dtype=np.uint64)
-
-
-def cap_factors(mcap: np.ndarray, cap: float = INDEX_CAP) -> np.ndarray:
-    """Cap factors that hold every member's weight at or below `cap` (iterative capping)."""
-    cf = np.ones_like(mcap, dtype=float)
-    for _ in range(50):
-        w = mcap * cf / (mcap * cf).sum()
-        over = w > cap + 1e-12
-        if not over.any():
-            break
-        capped_total = cap * over.sum()
-        free = ~over
-        free_weight = (mcap * cf)[free].sum()
-        target_free = 1.0 - capped_total
-        # Capped names take exactly `cap` of a total that the uncapped names fill.
-        total = free_weight / target_free
-        cf[over] = cap * total / mcap[over]
-    return np.minimum(cf, 1.0)
-
-
-def exact_cap_factors(mcap: np.ndarray, cap: float) -> np.ndarray:
-    """Cap factors (uncapped = 1) giving each capped member exactly `cap` of the index.
-
-    Names over the cap are fixed at it and the rest share what is left in proportion,
-    repeated until no uncapped name is over; unlike cap_factors, whose capped names drift
-    off the cap when a later round caps more names, every capped weight ends exactly on it.
-    """
-    m = np.asarray(mcap, dtype=float)
-    if len(m) * cap < 1:
-        raise ValueError(f"{len(m)} members cannot all stay under a {cap:.2%} cap")
-    capped = np.zeros(len(m), dtype=bool)
-    while True:
-        free = np.where(capped, 0.0, m)
-        w = np.where(capped, cap, free / free.sum() * (1.0 - cap * capped.sum()))
-        over = (w > cap) & ~capped
-        if not over.any():
-            break
-        capped |= over
-    cf = w / m
-    return cf / cf.max()
 
 
 def constituent_factors(

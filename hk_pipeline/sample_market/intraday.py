@@ -20,7 +20,7 @@ from hk_pipeline import calendar
 from hk_pipeline.sample_market import turnover
 from hk_pipeline.sample_market.daily import INDEX_CODES, DailyMarket
 from hk_pipeline.sample_market.noise import cell_keys, normals, symbol_keys, uniforms
-from hk_pipeline.sample_market.reference import RECAP_TOP_TURNOVER
+from hk_pipeline.sample_market.universe import RECAP_TOP_TURNOVER
 from hk_pipeline.ticks import round_to_tick
 
 MORNING_BARS = 150
@@ -293,7 +293,7 @@ def _noise(keys: np.ndarray, stream: int, spread: np.ndarray) -> np.ndarray:
 
 
 def _lead_rows(market: DailyMarket) -> np.ndarray:
-    """Universe rows of the recap's ten turnover names (sample_reference.RECAP_TOP_TURNOVER)."""
+    """Universe rows of the recap's ten turnover names (universe.RECAP_TOP_TURNOVER)."""
     return np.isin(market.symbols, list(RECAP_TOP_TURNOVER))
 
 

@@ -2,12 +2,12 @@
 
 Same day in, same rows out, on any machine: every random number is a hash of (symbol,
 date, stream), and the whole daily path is built from the start, about 2 s of work that
-is then kept in memory and on disk under the home's cache folder (sample_market.disk_cache;
+is then kept in memory and on disk under the home's cache folder (``disk_cache``;
 both only save time, the stored copy is bit for bit the built one). Every row carries
 source = 'sample'.
 What is real: the HSI's daily open, high, low and close, the HSI member lists, the recap's
 figures for 2025-11-21 mid-day, the named large caps and the macro readings marked real in
-sample_reference; the market's turnover is calibrated to HKEX's published turnover.
+``macro``; the market's turnover is calibrated to HKEX's published turnover.
 Everything else is simulated.
 """
 
@@ -25,8 +25,11 @@ import pyarrow as pa
 from hk_pipeline import calendar
 from hk_pipeline.config import Settings, pipeline_home
 from hk_pipeline.sample_market import daily, disk_cache, intraday, recap, suspensions
-from hk_pipeline.sample_market import reference as ref
 from hk_pipeline.sample_market.daily import INDEX_CODES, DailyMarket
+from hk_pipeline.sample_market.hsi_history import hsi_official_closes, hsi_official_ohlc
+from hk_pipeline.sample_market.macro import macro_readings
+from hk_pipeline.sample_market.membership import index_membership, review_effective_dates
+from hk_pipeline.sample_market.universe import securities_universe
 
 SOURCE = "sample"
 
@@ -65,12 +68,10 @@ def default_cache_dir() -> Path:
 
 def build_market(days: list[date] | None = None) -> DailyMarket:
     """Simulate the market from scratch (about 2 s); market() builds only on a cache miss."""
-    universe = ref.securities_universe().reset_index(drop=True)
-    membership = ref.index_membership()
+    universe = securities_universe().reset_index(drop=True)
+    membership = index_membership()
     days = daily.sample_days() if days is None else days
-    m = daily.simulate(
-        universe, membership, ref.hsi_official_closes(), days, ref.review_effective_dates()
-    )
+    m = daily.simulate(universe, membership, hsi_official_closes(), days, review_effective_dates())
     daily.recorded_closes(m)
     pins = recap.load_pins()
     recap.apply_recap(m, pins)
@@ -80,7 +81,7 @@ def build_market(days: list[date] | None = None) -> DailyMarket:
     # mid-day level lies inside each real day range (clipping the level alone broke the
     # reconciliation of official and computed levels: 8.8 bp on 2025-11-18 mid-day); the
     # close snapshot's bars are then bent through the real open, high and low.
-    ohlc = ref.hsi_official_ohlc()
+    ohlc = hsi_official_ohlc()
     daily.fit_midday_to_range(m, ohlc, keep=(recap.RECAP_DAY,))
     daily.index_levels(m, midday_pins, ohlc)
     return m
@@ -151,7 +152,7 @@ class SampleSource:
         if self._factors is None or self._factors[0] is not m:
             self._factors = (
                 m,
-                daily.constituent_factors(m.universe, ref.index_membership(), m),
+                daily.constituent_factors(m.universe, index_membership(), m),
             )
         return self._factors[1]
 
@@ -306,7 +307,7 @@ class SampleSource:
         return out
 
     def macro_series(self, as_of: datetime) -> pd.DataFrame:
-        readings = ref.macro_readings()
+        readings = macro_readings()
         released = pd.to_datetime(readings["released_at"])
         on = pd.to_datetime(readings["released_on"]).dt.tz_localize(calendar.TZ)
         known_by = released.where(released.notna(), on)

@@ -11,7 +11,7 @@ closing auction AUCTION_SHARE, the afternoon the rest (a half day is its morning
 trades its share of the minutes).
 
 intraday.simulate_day draws each share's turnover as before (liquidity times noise) and
-scales it here: the ten names the recap pins (sample_reference.RECAP_TOP_TURNOVER, whose
+scales it here: the ten names the recap pins (universe.RECAP_TOP_TURNOVER, whose
 liquidity is their recap-day turnover) move with the market's target against the recap
 day's, and every other share is scaled so the session meets its target; on the recap day's
 morning the others are also held below the tenth pinned name (recap.apply_recap's caps).

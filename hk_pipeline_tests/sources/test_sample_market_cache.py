@@ -200,7 +200,11 @@ def test_key_covers_code_data_calendar_and_days(days: list[date], tmp_path: Path
     names = {p.relative_to(PACKAGE_DIR).as_posix() for p in disk_cache.key_files()}
     for expected in (
         "sample_market/source.py",
-        "sample_market/reference.py",
+        "sample_market/universe.py",
+        "sample_market/membership.py",
+        "sample_market/weights.py",
+        "sample_market/macro.py",
+        "sample_market/hsi_history.py",
         "sample_market/daily.py",
         "sample_market/store.py",
         "sample_market/data/index_membership.csv",

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from hk_pipeline import calendar
-from hk_pipeline.sample_market import checks, intraday, turnover
-from hk_pipeline.sample_market import reference as ref
+from hk_pipeline.sample_market import checks, hsi_history, intraday, membership, turnover, weights
 from hk_pipeline.sample_market import source as sample
 from hk_pipeline.sample_market.daily import DailyMarket
+from hk_pipeline.sample_market.universe import RECAP_TOP_TURNOVER
 
 RECAP_DAY = date(2025, 11, 21)
 SEED = 15
@@ -30,7 +30,7 @@ def _days(market: DailyMarket) -> list[date]:
     first = checks.first_partition_day(market)
     days = [d for d in market.days if d >= first]
     half = [d for d in days if calendar.is_half_day(d)]
-    effective = set(ref.review_effective_dates())
+    effective = set(membership.review_effective_dates())
     reviews = [d for d in days if d in effective]
     weather = _weather_days(days)
     rest = sorted(set(days) - set(half) - set(reviews) - set(weather) - {RECAP_DAY})
@@ -68,7 +68,7 @@ def test_property_holds_on_every_checked_day(
 def test_hsi_close_row_carries_the_real_open_high_low(market: DailyMarket) -> None:
     # The real figures are read from the reference file (2025-11-21: open 25460.42, close
     # 25220.02); the recap's pinned mid-day level stays inside the real range.
-    real = ref.hsi_official_ohlc().loc[RECAP_DAY]
+    real = hsi_history.hsi_official_ohlc().loc[RECAP_DAY]
     src = sample.SampleSource()
     close = src.index_levels(RECAP_DAY, "close").set_index("index_code").loc["HSI"]
     assert (close["open"], close["high"], close["low"], close["last"]) == (
@@ -163,7 +163,7 @@ def test_turnover_targets_rest_on_hkex_figures() -> None:
     am, pm = turnover.session_targets(RECAP_DAY)
     assert am == pytest.approx(0.45 * turnover.day_target(RECAP_DAY))
     assert am + pm == pytest.approx(turnover.day_target(RECAP_DAY))
-    top10 = sum(ref.RECAP_TOP_TURNOVER.values())
+    top10 = sum(RECAP_TOP_TURNOVER.values())
     assert 0.40 < top10 / am < 0.43
     # A month HKEX states: October 2023 HKD 78.8 bn a day, 75.9% of it equities.
     assert turnover.month_equity_target(date(2023, 10, 16)) == pytest.approx(78.8e9 * 0.759, 1e-3)
@@ -193,7 +193,7 @@ def test_turnover_meets_its_target_on_the_checked_days(
     recap = checks.turnover_figures(market, simulated[RECAP_DAY])
     assert recap["midday"] == pytest.approx(turnover.session_targets(RECAP_DAY)[0], rel=1e-3)
     assert recap["midday_top10"] == pytest.approx(
-        sum(ref.RECAP_TOP_TURNOVER.values()) / recap["midday"]
+        sum(RECAP_TOP_TURNOVER.values()) / recap["midday"]
     )
 
 
@@ -240,13 +240,13 @@ def test_review_dates_follow_the_first_friday_rule() -> None:
             effective = calendar.next_trading_day(first_friday)
             if date(2023, 7, 1) <= effective <= date(2026, 6, 30):
                 expected.append(effective)
-    assert ref.review_effective_dates() == tuple(expected)
+    assert membership.review_effective_dates() == tuple(expected)
     assert date(2025, 9, 8) in expected and date(2024, 6, 11) in expected
 
 
 def test_every_membership_change_is_on_a_review_date() -> None:
-    m = ref.index_membership()
-    reviews = set(ref.review_effective_dates())
+    m = membership.index_membership()
+    reviews = set(membership.review_effective_dates())
     starts = {d for d in m["valid_from"] if d != date(2023, 7, 1)}
     ends = {d for d in m["valid_to"] if isinstance(d, date)}
     assert sorted(starts - reviews) == [] and sorted(ends - reviews) == []
@@ -260,13 +260,13 @@ def test_monthly_lists_agree_with_membership_unless_stale() -> None:
     import pandas as pd
 
     agree, stale = [], []
-    for path in sorted(ref.HSI_LISTS_DIR.glob("????-??.csv")):
+    for path in sorted(membership.HSI_LISTS_DIR.glob("????-??.csv")):
         listed = set(
             pd.read_csv(path, usecols=["Symbol"])["Symbol"].str.removesuffix(".HK").str.zfill(5)
         )
         first = date(int(path.stem[:4]), int(path.stem[5:]), 1)
-        members = set(ref.index_weights("HSI", first)["symbol"])
-        (stale if path.stem in ref.STALE_HSI_LISTS else agree).append(
+        members = set(weights.index_weights("HSI", first)["symbol"])
+        (stale if path.stem in membership.STALE_HSI_LISTS else agree).append(
             (path.stem, sorted(listed ^ members))
         )
     assert len(agree) >= 28 and all(diff == [] for _, diff in agree), agree
@@ -280,7 +280,7 @@ def test_monthly_lists_agree_with_membership_unless_stale() -> None:
 def test_cap_factors_reset_at_reviews_and_weights_drift_between(market: DailyMarket) -> None:
     q, close = market.factors["HSI"], market.close
     at_review, between = [], []
-    effective = set(ref.review_effective_dates())
+    effective = set(membership.review_effective_dates())
     for k in range(2, len(market.days)):
         w = q[:, k] * np.nan_to_num(close[:, k - 1])
         top = float(w.max() / w.sum())

@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 
 from hk_pipeline.paths import SAMPLE_DATA_DIR
-from hk_pipeline.sample_market import reference as ref
+from hk_pipeline.sample_market import hsi_history, macro, membership, weights
+from hk_pipeline.sample_market import universe as sample_universe
 from hk_pipeline.ticks import on_tick
 
 # in `make test-fast`, the contributors' inner loop (pyproject.toml's markers)
@@ -51,7 +52,7 @@ def alive(universe: pd.DataFrame, on: date) -> pd.Series:
 
 
 def members(index_code: str, on: date) -> set[str]:
-    m = ref.index_membership()
+    m = membership.index_membership()
     vf = pd.to_datetime(m["valid_from"])
     vt = pd.to_datetime(m["valid_to"])
     d = pd.Timestamp(on)
@@ -66,7 +67,7 @@ def hsi_list(month: str) -> set[str]:
 
 @pytest.fixture(scope="module")
 def universe() -> pd.DataFrame:
-    return ref.securities_universe()
+    return sample_universe.securities_universe()
 
 
 def test_alive_count_on_recap_day(universe: pd.DataFrame) -> None:
@@ -77,7 +78,7 @@ def test_alive_count_on_recap_day(universe: pd.DataFrame) -> None:
 def test_universe_shape(universe: pd.DataFrame) -> None:
     assert universe["symbol"].is_unique
     assert universe["symbol"].str.fullmatch(r"\d{5}").all()
-    assert set(universe["industry"]) == set(ref.INDUSTRIES)
+    assert set(universe["industry"]) == set(sample_universe.INDUSTRIES)
     assert set(universe["board"]) == {"Main Board", "GEM"}
     gem = universe["board"] == "GEM"
     assert universe.loc[gem, "symbol"].between("08001", "08999").all()
@@ -147,15 +148,15 @@ def test_each_index_has_exclusive_members(on: date) -> None:
 
 
 def test_members_alive_whenever_members(universe: pd.DataFrame) -> None:
-    m = ref.index_membership().merge(universe, on="symbol", how="left", validate="m:1")
+    m = membership.index_membership().merge(universe, on="symbol", how="left", validate="m:1")
     assert m["listed_on"].notna().all()
     assert (pd.to_datetime(m["listed_on"]) <= pd.to_datetime(m["valid_from"])).all()
     assert m["delisted_on"].isna().all()
 
 
 def test_committed_membership_matches_derivation() -> None:
-    built = ref.build_index_membership()
-    committed = ref.index_membership()
+    built = membership.build_index_membership()
+    committed = membership.index_membership()
     pd.testing.assert_frame_equal(
         built.astype(str).reset_index(drop=True), committed.astype(str).reset_index(drop=True)
     )
@@ -164,7 +165,7 @@ def test_committed_membership_matches_derivation() -> None:
 @pytest.mark.parametrize("code", ["HSI", "HSCEI", "HSTECH"])
 @pytest.mark.parametrize("on", [date(2023, 7, 3), date(2025, 11, 21), date(2025, 12, 8)])
 def test_cap_factors_keep_weights_under_cap(universe: pd.DataFrame, code: str, on: date) -> None:
-    w = ref.index_weights(code, on)
+    w = weights.index_weights(code, on)
     assert set(w["symbol"]) == members(code, on)
     price = universe.set_index("symbol").loc[w["symbol"], "anchor_price"].to_numpy()
     cap = price * w["issued_shares"].to_numpy() * w["faf"].to_numpy() * w["cap_factor"].to_numpy()
@@ -175,7 +176,7 @@ def test_cap_factors_keep_weights_under_cap(universe: pd.DataFrame, code: str, o
 
 
 def test_macro_readings() -> None:
-    m = ref.macro_readings().set_index(["series_id", "period"])
+    m = macro.macro_readings().set_index(["series_id", "period"])
     pmi = m.loc[("pmi", "2025-10")]
     assert pmi["value"] == 51.2
     assert pmi["released_on"] == date(2025, 11, 5)
@@ -192,12 +193,12 @@ def test_macro_readings() -> None:
 
 
 def test_hsi_official_closes() -> None:
-    closes = ref.hsi_official_closes()
+    closes = hsi_history.hsi_official_closes()
     assert closes[date(2025, 11, 20)] == 25835.57
     assert closes[date(2025, 11, 21)] == 25220.02
 
 
 def test_deterministic() -> None:
-    a = ref._universe.__wrapped__()
-    b = ref._universe.__wrapped__()
+    a = sample_universe._universe.__wrapped__()
+    b = sample_universe._universe.__wrapped__()
     pd.testing.assert_frame_equal(a, b)
