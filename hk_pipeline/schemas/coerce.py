@@ -17,7 +17,7 @@ import pandera.polars as pa_pl
 import polars as pl
 import pyarrow as pa
 
-from hk_pipeline.schemas.quotes import HKT
+from hk_pipeline.schemas.columns import HKT
 from hk_pipeline.schemas.wording import failure_rows, fmt, mismatch
 
 

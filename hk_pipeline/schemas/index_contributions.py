@@ -11,30 +11,19 @@ import polars as pl
 from pandera.polars import PolarsData
 
 from hk_pipeline.indices import INDEX_CODES
+from hk_pipeline.schemas.columns import from_ddl
 from hk_pipeline.schemas.quotes import SHARE_CODE, SNAPSHOTS
 
 
+@from_ddl(
+    checks={
+        "snapshot": {"isin": SNAPSHOTS},
+        "index_code": {"isin": INDEX_CODES},
+        "symbol": {"str_matches": SHARE_CODE},
+    },
+)
 class IndexContributions(pa.DataFrameModel):
     """raw.index_contributions, key (trade_date, snapshot, index_code, symbol)."""
-
-    trade_date: pl.Date = pa.Field(description="Trading day (HKEX calendar, HKT).")
-    snapshot: pl.String = pa.Field(
-        isin=SNAPSHOTS, description="`midday` (as of 12:00 HKT) or `close` (as of 16:10 HKT)."
-    )
-    index_code: pl.String = pa.Field(
-        isin=INDEX_CODES, description="Hang Seng index: `HSI`, `HSCEI` or `HSTECH`."
-    )
-    symbol: pl.String = pa.Field(
-        str_matches=SHARE_CODE, description="HKEX stock code of the constituent, 5 digits."
-    )
-    contribution_points: pl.Float64 = pa.Field(
-        nullable=True,
-        description=(
-            "Index points the constituent added to the day's move so far, as the feed publishes"
-            " them; NULL where the feed shows a placeholder."
-        ),
-    )
-    source: pl.String = pa.Field(description="Producer of the row: `live:<provider>`.")
 
     @pa.check("contribution_points", name="points_finite", error="points must be finite")
     def _finite(cls, data: PolarsData) -> pl.LazyFrame:

@@ -10,12 +10,12 @@ import polars as pl
 from pandera.polars import PolarsData
 
 from hk_pipeline.indices import INDEX_CODES
+from hk_pipeline.schemas.columns import from_ddl
 from hk_pipeline.schemas.quotes import (
     HKT_OFFSET_MINUTES,
     PRICE_ERROR,
     SNAPSHOTS,
     TICK_ERROR,
-    Timestamptz,
     high_low_ok,
     nonneg_finite,
     positive_finite,
@@ -31,28 +31,16 @@ _SESSION = {"midday": (9 * 60 + 30, 11 * 60 + 59), "close": (12 * 60, 16 * 60)}
 _MINUTES_PER_DAY = 24 * 60
 
 
+@from_ddl(
+    checks={
+        "snapshot": {"isin": SNAPSHOTS},
+        "symbol": {"str_matches": BAR_SYMBOL},
+        "volume": {"ge": 0},
+    },
+    required=(*PRICES, "volume", "turnover"),
+)
 class IntradayBars(pa.DataFrameModel):
     """raw.intraday_bars, key (trade_date, snapshot, symbol, ts)."""
-
-    trade_date: pl.Date = pa.Field(description="Trading day (HKEX calendar, HKT).")
-    snapshot: pl.String = pa.Field(
-        isin=SNAPSHOTS,
-        description="`midday` holds bars 09:30-11:59, `close` 13:00-16:00 (12:00 on a half day).",
-    )
-    symbol: pl.String = pa.Field(
-        str_matches=BAR_SYMBOL,
-        description="5-digit HKEX stock code, or index code `HSI`/`HSCEI`/`HSTECH`.",
-    )
-    ts: Timestamptz = pa.Field(description="Bar start (TIMESTAMPTZ, HKT).")
-    open: pl.Float64 = pa.Field(description="First price of the bar (HKD or index points).")
-    high: pl.Float64 = pa.Field(description="Highest price of the bar.")
-    low: pl.Float64 = pa.Field(description="Lowest price of the bar.")
-    close: pl.Float64 = pa.Field(description="Last price of the bar.")
-    volume: pl.Int64 = pa.Field(ge=0, description="Shares traded in the bar (0 for index rows).")
-    turnover: pl.Float64 = pa.Field(description="Value traded in the bar, HKD (0 for indices).")
-    source: pl.String = pa.Field(
-        description="Producer of the row: `sample`, `landing` or `live:<provider>`."
-    )
 
     @pa.check(*PRICES, name="price_positive", error=PRICE_ERROR)
     def _price_positive(cls, data: PolarsData) -> pl.LazyFrame:

@@ -8,25 +8,21 @@ checks return one boolean column per column the rule is about (`row_result`), wh
 method is named as the check: wording.py finds it by the check's name).
 """
 
-from typing import Annotated, ClassVar
+from typing import ClassVar
 
 import pandera.polars as pa
 import polars as pl
 from pandera.polars import PolarsData
 
+from hk_pipeline.schemas.columns import from_ddl
 from hk_pipeline.ticks import SPREAD_TABLE
 
-HKT = "Asia/Hong_Kong"
 HKT_OFFSET_MINUTES = 8 * 60  # UTC+8 all year: no daylight saving in Hong Kong since 1979
 SHARE_CODE = r"^\d{5}$"
 SNAPSHOTS = ("midday", "close")
 # raw.quotes.trading_status: NULL (trading normally) or one of these. Halted may follow trades
 # earlier in the day; suspended means no trade at all (HKEX prints TRADING SUSPENDED / HALTED).
 TRADING_STATUSES = ("suspended", "halted")
-
-# TIMESTAMPTZ columns: Datetime(us, Asia/Hong_Kong), DuckDB's TIMESTAMPTZ resolution.
-# coerce.py reads naive input values as HKT and converts aware ones to HKT.
-Timestamptz = Annotated[pl.Datetime, "us", HKT]
 
 PRICE_ERROR = "price must be a positive, finite number"
 TICK_ERROR = "price off the HKEX tick table"
@@ -86,40 +82,20 @@ def high_low_ok(others: list[str], high: str = "high", low: str = "low") -> tupl
     return high_ok, low_ok
 
 
+@from_ddl(
+    checks={
+        "snapshot": {"isin": SNAPSHOTS},
+        "symbol": {"str_matches": SHARE_CODE},
+        "volume": {"ge": 0},
+    },
+    required=("volume", "turnover", "as_of"),
+    # trading_status is not a field: validation demands every field of a model, and sources
+    # that do not report suspensions (landing files without the column, quote lists) must
+    # still load, as trading normally. When a frame has the column, trading_status_ok checks it.
+    left_out=("trading_status",),
+)
 class Quotes(pa.DataFrameModel):
     """raw.quotes, key (trade_date, snapshot, symbol): cumulative day figures up to the snapshot."""
-
-    trade_date: pl.Date = pa.Field(description="Trading day (HKEX calendar, HKT).")
-    snapshot: pl.String = pa.Field(
-        isin=SNAPSHOTS, description="`midday` (as of 12:00 HKT) or `close` (as of 16:10 HKT)."
-    )
-    symbol: pl.String = pa.Field(
-        str_matches=SHARE_CODE, description="HKEX stock code, 5 digits with leading zeros."
-    )
-    prev_close: pl.Float64 = pa.Field(
-        nullable=True,
-        description="Previous trading day's closing price, HKD; NULL on a share's listing day.",
-    )
-    open: pl.Float64 = pa.Field(
-        nullable=True, description="Day's first traded price, HKD; NULL if untraded."
-    )
-    high: pl.Float64 = pa.Field(
-        nullable=True, description="Day's highest price up to the snapshot, HKD; NULL if untraded."
-    )
-    low: pl.Float64 = pa.Field(
-        nullable=True, description="Day's lowest price up to the snapshot, HKD; NULL if untraded."
-    )
-    last: pl.Float64 = pa.Field(
-        nullable=True, description="Last traded price at the snapshot, HKD; NULL if untraded."
-    )
-    volume: pl.Int64 = pa.Field(
-        ge=0, description="Shares traded in the day up to the snapshot (0 if untraded)."
-    )
-    turnover: pl.Float64 = pa.Field(description="Value traded in the day up to the snapshot, HKD.")
-    as_of: Timestamptz = pa.Field(description="Time the figures refer to (TIMESTAMPTZ).")
-    source: pl.String = pa.Field(
-        description="Producer of the row: `sample`, `landing` or `live:<provider>`."
-    )
 
     @pa.check("prev_close", "open", "high", "low", "last", name="price_positive", error=PRICE_ERROR)
     def _price_positive(cls, data: PolarsData) -> pl.LazyFrame:
@@ -148,9 +124,6 @@ class Quotes(pa.DataFrameModel):
         ok = pl.col("last").is_not_null() | (pl.col("volume") == 0)
         return row_result(data, ok, ["last", "volume"])
 
-    # trading_status is not a field: validation demands every field of a model, and sources
-    # that do not report suspensions (landing files without the column, quote lists) must
-    # still load, as trading normally. When a frame has the column, this rule checks it.
     @pa.dataframe_check(
         name="trading_status_ok",
         error="trading_status must be NULL, 'suspended' or 'halted', and a suspended share"

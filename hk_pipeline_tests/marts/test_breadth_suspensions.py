@@ -9,9 +9,9 @@ from datetime import date
 import pandas as pd
 
 from hk_pipeline.marts.runner import compute_mart
-from hk_pipeline.paths import DDL_DIR
 from hk_pipeline.schemas.validate import validate_frame
 from hk_pipeline.sources.hkex_quotations import to_quotes
+from hk_pipeline.tables import table_ddl_texts
 from hk_pipeline_tests.marts.conftest import D
 
 
@@ -53,7 +53,7 @@ def test_a_lake_made_before_the_column_gets_it(warehouse) -> None:
     rows = warehouse.execute("SELECT count(*) FROM raw.quotes").fetchone()[0]
     warehouse.execute("ALTER TABLE raw.quotes DROP COLUMN trading_status")
     # the file as ensure_lake_schema applies it (the other files: ~1 min on a DuckLake)
-    warehouse.execute((DDL_DIR / "raw.quotes.sql").read_text(encoding="utf-8"))
+    warehouse.execute(table_ddl_texts()["raw.quotes"])
     got = warehouse.execute("SELECT count(*), count(trading_status) FROM raw.quotes").fetchone()
     assert got == (rows, 0)  # every row kept, as trading normally
     assert _all(warehouse).suspended == 0

@@ -2,7 +2,6 @@
 
 import json
 from datetime import datetime
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import duckdb
@@ -19,6 +18,7 @@ from hk_pipeline.schemas import (
     assess,
     validate_frame,
 )
+from hk_pipeline.tables import table_ddl_texts
 
 
 def quotes(n: int = 4) -> pd.DataFrame:
@@ -317,7 +317,6 @@ def test_models_cover_the_tables_and_describe_every_column() -> None:
 
 # --- polars backend: types, inputs, nullable columns of the live sources -----------------------
 
-DDL_DIR = Path(__file__).resolve().parents[2] / "sql" / "ddl"
 # DuckDB column type -> the Arrow type valid_arrow must carry for it.
 ARROW_OF_DUCKDB = {
     "DATE": pa.date32(),
@@ -388,7 +387,7 @@ VALID_FRAMES = {
 
 def duckdb_types(table: str) -> dict[str, str]:
     con = duckdb.connect()
-    con.execute((DDL_DIR / f"{table}.sql").read_text())
+    con.execute(table_ddl_texts()[table])
     return {r[0]: r[1] for r in con.execute(f"DESCRIBE {table}").fetchall()}
 
 
@@ -403,7 +402,7 @@ def test_valid_arrow_types_match_the_duckdb_columns(table: str) -> None:
         assert arrow.schema.field(name).type == ARROW_OF_DUCKDB[types[name]], (table, name)
     # and it inserts as it is (by name), no pandas round trip
     con = duckdb.connect()
-    con.execute((DDL_DIR / f"{table}.sql").read_text())
+    con.execute(table_ddl_texts()[table])
     con.register("rows", arrow)
     con.execute(
         f"INSERT INTO {table} BY NAME SELECT *, 'r' AS run_id, now() AS loaded_at FROM rows"

@@ -16,18 +16,14 @@ CREATE TABLE IF NOT EXISTS raw.index_contributions (
     index_code          VARCHAR NOT NULL,
     symbol              VARCHAR NOT NULL,
     contribution_points DOUBLE,
-    source              VARCHAR NOT NULL,
-    run_id              VARCHAR NOT NULL,
-    loaded_at           TIMESTAMPTZ NOT NULL
+    {{lineage columns}}
 );
 
 COMMENT ON TABLE raw.index_contributions IS 'Index points each constituent added to its index''s move, as the index provider''s feed publishes them (used for attribution where the feed has no weights).';
 
-COMMENT ON COLUMN raw.index_contributions.trade_date IS 'HKEX trading day (Asia/Hong_Kong) of the partition.';
-COMMENT ON COLUMN raw.index_contributions.snapshot IS 'Snapshot of the trading day: midday (as of 12:00 HKT) or close (after the closing auction, 16:10 HKT; 12:10 on a half day).';
+{{partition comments}}
 COMMENT ON COLUMN raw.index_contributions.index_code IS 'Index: HSI, HSCEI or HSTECH.';
 COMMENT ON COLUMN raw.index_contributions.symbol IS 'HKEX stock code of the constituent, five digits with leading zeros.';
 COMMENT ON COLUMN raw.index_contributions.contribution_points IS 'Index points the constituent added to the day''s move so far (negative: it dragged); NULL where the feed shows a placeholder.';
 COMMENT ON COLUMN raw.index_contributions.source IS 'Which source produced the row: live:<provider>.';
-COMMENT ON COLUMN raw.index_contributions.run_id IS 'The Dagster run that wrote the row.';
-COMMENT ON COLUMN raw.index_contributions.loaded_at IS 'When the row was written to the warehouse.';
+{{lineage comments}}

@@ -17,15 +17,12 @@ CREATE TABLE IF NOT EXISTS raw.intraday_bars (
     close      DOUBLE,
     volume     BIGINT,
     turnover   DOUBLE,
-    source     VARCHAR NOT NULL,
-    run_id     VARCHAR NOT NULL,
-    loaded_at  TIMESTAMPTZ NOT NULL
+    {{lineage columns}}
 );
 
 COMMENT ON TABLE raw.intraday_bars IS 'One-minute bars of shares and indices. The midday partition holds bars starting 09:30-11:59; the close partition holds 13:00-15:59 and the closing-auction bar stamped 16:00 (on a half day only the auction bar stamped 12:00). Index bars have volume 0 and turnover 0.';
 
-COMMENT ON COLUMN raw.intraday_bars.trade_date IS 'HKEX trading day (Asia/Hong_Kong) of the partition.';
-COMMENT ON COLUMN raw.intraday_bars.snapshot IS 'Snapshot of the trading day: midday (as of 12:00 HKT) or close (after the closing auction, 16:10 HKT; 12:10 on a half day).';
+{{partition comments}}
 COMMENT ON COLUMN raw.intraday_bars.symbol IS 'HKEX stock code (five digits) or index code (HSI, HSCEI, HSTECH).';
 COMMENT ON COLUMN raw.intraday_bars.ts IS 'Bar start.';
 COMMENT ON COLUMN raw.intraday_bars.open IS 'First price of the bar, HKD or index points.';
@@ -34,6 +31,4 @@ COMMENT ON COLUMN raw.intraday_bars.low IS 'Lowest price of the bar.';
 COMMENT ON COLUMN raw.intraday_bars.close IS 'Last price of the bar.';
 COMMENT ON COLUMN raw.intraday_bars.volume IS 'Shares traded in the bar (0 for indices).';
 COMMENT ON COLUMN raw.intraday_bars.turnover IS 'Turnover of the bar, HKD (0 for indices).';
-COMMENT ON COLUMN raw.intraday_bars.source IS 'Which source produced the row: sample, landing or live:<provider>.';
-COMMENT ON COLUMN raw.intraday_bars.run_id IS 'The Dagster run that wrote the row.';
-COMMENT ON COLUMN raw.intraday_bars.loaded_at IS 'When the row was written to the warehouse.';
+{{lineage comments}}

@@ -13,9 +13,7 @@ CREATE TABLE IF NOT EXISTS raw.macro_series (
     unit        VARCHAR,
     released_on DATE NOT NULL,
     released_at TIMESTAMPTZ,
-    source      VARCHAR NOT NULL,
-    run_id      VARCHAR NOT NULL,
-    loaded_at   TIMESTAMPTZ NOT NULL
+    {{lineage columns}}
 );
 
 COMMENT ON TABLE raw.macro_series IS 'Macro series that frame the market (unemployment, PMI, FX reserves), point-in-time: one row per release, so a backfill sees only figures released by then.';
@@ -26,6 +24,4 @@ COMMENT ON COLUMN raw.macro_series.value IS 'Published figure, in unit.';
 COMMENT ON COLUMN raw.macro_series.unit IS 'Unit of value (percent, index, USD million).';
 COMMENT ON COLUMN raw.macro_series.released_on IS 'Date the figure was released (Asia/Hong_Kong).';
 COMMENT ON COLUMN raw.macro_series.released_at IS 'Instant of release; NULL when only the date is known.';
-COMMENT ON COLUMN raw.macro_series.source IS 'Which source produced the row: sample, landing or live:<provider>.';
-COMMENT ON COLUMN raw.macro_series.run_id IS 'The Dagster run that wrote the row.';
-COMMENT ON COLUMN raw.macro_series.loaded_at IS 'When the row was written to the warehouse.';
+{{lineage comments}}

@@ -18,9 +18,7 @@ CREATE TABLE IF NOT EXISTS raw.quotes (
     volume     BIGINT,
     turnover   DOUBLE,
     as_of      TIMESTAMPTZ,
-    source     VARCHAR NOT NULL,
-    run_id     VARCHAR NOT NULL,
-    loaded_at  TIMESTAMPTZ NOT NULL,
+    {{lineage columns}},
     trading_status VARCHAR
 );
 
@@ -31,18 +29,15 @@ ALTER TABLE raw.quotes ADD COLUMN IF NOT EXISTS trading_status VARCHAR;
 
 COMMENT ON TABLE raw.quotes IS 'Snapshot quotes of every listed share, cumulative for the day up to the snapshot. Prices in HKD.';
 
-COMMENT ON COLUMN raw.quotes.trade_date IS 'HKEX trading day (Asia/Hong_Kong) of the partition.';
-COMMENT ON COLUMN raw.quotes.snapshot IS 'Snapshot of the trading day: midday (as of 12:00 HKT) or close (after the closing auction, 16:10 HKT; 12:10 on a half day).';
+{{partition comments}}
 COMMENT ON COLUMN raw.quotes.symbol IS 'HKEX stock code, five digits.';
-COMMENT ON COLUMN raw.quotes.prev_close IS 'Previous trading day''s closing price, HKD.';
+COMMENT ON COLUMN raw.quotes.prev_close IS 'Previous trading day''s closing price, HKD; NULL on the share''s listing day.';
 COMMENT ON COLUMN raw.quotes.open IS 'Opening price of the day, HKD; NULL if untraded.';
 COMMENT ON COLUMN raw.quotes.high IS 'Highest price of the day so far, HKD; NULL if untraded.';
 COMMENT ON COLUMN raw.quotes.low IS 'Lowest price of the day so far, HKD; NULL if untraded.';
 COMMENT ON COLUMN raw.quotes.last IS 'Last traded price at the snapshot, HKD; NULL if untraded.';
-COMMENT ON COLUMN raw.quotes.volume IS 'Shares traded in the day so far.';
+COMMENT ON COLUMN raw.quotes.volume IS 'Shares traded in the day so far (0 if untraded).';
 COMMENT ON COLUMN raw.quotes.turnover IS 'Turnover of the day so far, HKD.';
 COMMENT ON COLUMN raw.quotes.as_of IS 'Instant the quote is as of.';
-COMMENT ON COLUMN raw.quotes.source IS 'Which source produced the row: sample, landing or live:<provider>.';
-COMMENT ON COLUMN raw.quotes.run_id IS 'The Dagster run that wrote the row.';
-COMMENT ON COLUMN raw.quotes.loaded_at IS 'When the row was written to the warehouse.';
+{{lineage comments}}
 COMMENT ON COLUMN raw.quotes.trading_status IS 'NULL when the share trades normally; suspended (suspended all day: no trade, NULL prices, volume 0, counted as unchanged in breadth) or halted (trading halted during the session, HKEX''s TRADING HALTED). Sources without the column load as NULL.';

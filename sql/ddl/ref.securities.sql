@@ -17,9 +17,7 @@ CREATE TABLE IF NOT EXISTS ref.securities (
     listed_on     DATE,
     valid_from    DATE NOT NULL,
     valid_to      DATE,
-    source        VARCHAR NOT NULL,
-    run_id        VARCHAR NOT NULL,
-    loaded_at     TIMESTAMPTZ NOT NULL
+    {{lineage columns}}
 );
 
 COMMENT ON TABLE ref.securities IS 'Securities master: every listed share (Main Board and GEM equities), effective-dated. One row per symbol per version; the row valid on day D has valid_from <= D < coalesce(valid_to, infinity).';
@@ -27,13 +25,11 @@ COMMENT ON TABLE ref.securities IS 'Securities master: every listed share (Main 
 COMMENT ON COLUMN ref.securities.symbol IS 'HKEX stock code, five digits with leading zeros (00700).';
 COMMENT ON COLUMN ref.securities.name IS 'Name of the security as listed by HKEX.';
 COMMENT ON COLUMN ref.securities.board IS 'Listing board: Main Board or GEM.';
-COMMENT ON COLUMN ref.securities.industry IS 'Hang Seng Industry Classification (HSICS) industry, one of 12.';
+COMMENT ON COLUMN ref.securities.industry IS 'Hang Seng Industry Classification (HSICS) industry, one of 12; NULL where the source does not classify the share (the HKEX list does not), shown as Unclassified in the marts.';
 COMMENT ON COLUMN ref.securities.board_lot IS 'Board lot: shares per trading unit, set per issuer.';
-COMMENT ON COLUMN ref.securities.issued_shares IS 'Issued shares (count).';
-COMMENT ON COLUMN ref.securities.currency IS 'Trading currency (HKD; CNY for RMB counters).';
-COMMENT ON COLUMN ref.securities.listed_on IS 'Listing date.';
+COMMENT ON COLUMN ref.securities.issued_shares IS 'Issued shares (count); NULL where the source does not publish the count (the HKEX list does not).';
+COMMENT ON COLUMN ref.securities.currency IS 'Trading currency, ISO 4217 code (HKD; CNY for RMB counters).';
+COMMENT ON COLUMN ref.securities.listed_on IS 'Listing date; NULL where the source does not know it.';
 COMMENT ON COLUMN ref.securities.valid_from IS 'First day this version is effective (inclusive).';
 COMMENT ON COLUMN ref.securities.valid_to IS 'Day this version stops being effective (exclusive); NULL while current.';
-COMMENT ON COLUMN ref.securities.source IS 'Which source produced the row: sample, landing or live:<provider>.';
-COMMENT ON COLUMN ref.securities.run_id IS 'The Dagster run that wrote the row.';
-COMMENT ON COLUMN ref.securities.loaded_at IS 'When the row was written to the warehouse.';
+{{lineage comments}}
