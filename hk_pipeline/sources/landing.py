@@ -1,7 +1,7 @@
 """The landing source: vendor files dropped in ``$HK_PIPELINE_HOME/landing`` (issue 5).
 
 ``LandingSource(root)`` serves the MarketSource tables from the files laid out as described
-in ``landing_files`` and the README; every row carries ``source = 'landing'``. This module
+in ``landing_layout`` and the README; every row carries ``source = 'landing'``. This module
 parses and shapes; business rules (prices, high/low, duplicate keys, unknown codes) are left
 to the pandera models, whose failures go to quarantine. Two rules need the files themselves:
 a file with no rows for a session that traded is refused (``LandingEmptyFileError``: it would
@@ -31,30 +31,31 @@ import numpy as np
 import pandas as pd
 
 from hk_pipeline import calendar
-from hk_pipeline.sources.landing_files import (
-    DATED_KINDS,
-    MACRO_KIND,
+from hk_pipeline.sources.landing_errors import (
     LandingEmptyFileError,
     LandingEncodingError,
     LandingError,
-    LandingFile,
     LandingFileError,
     LandingHeaderError,
     LandingLayoutError,
     LandingMissingFileError,
     LandingRowError,
     LandingValueError,
-    ReadFile,
-    check_snapshot,
     empty_file_error,
+)
+from hk_pipeline.sources.landing_layout import (
+    DATED_KINDS,
+    MACRO_KIND,
+    LandingFile,
+    check_snapshot,
     expected_dated,
     expected_snapshot,
     in_force,
     macro_files,
     missing_hint,
-    read_landing_file,
     snapshot_file,
 )
+from hk_pipeline.sources.landing_read import ReadFile, read_landing_file
 
 SOURCE = "landing"
 ORIGIN_ATTR = "landing_origin"

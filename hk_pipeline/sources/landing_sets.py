@@ -14,7 +14,7 @@ from datetime import date
 from pathlib import Path
 
 from hk_pipeline.calendar import SNAPSHOTS
-from hk_pipeline.sources.landing_files import (
+from hk_pipeline.sources.landing_layout import (
     DATED_KINDS,
     LandingFile,
     in_force,

@@ -34,7 +34,7 @@ from hk_pipeline.indices import INDEX_CODES
 from hk_pipeline.schemas.validate import assess
 from hk_pipeline.sources.base import SourceError
 from hk_pipeline.sources.landing import LandingEmptyFileError, LandingSource, session_traded
-from hk_pipeline.sources.landing_files import COLUMNS, OPTIONAL_COLUMNS
+from hk_pipeline.sources.landing_read import COLUMNS, OPTIONAL_COLUMNS
 from hk_pipeline_tests.lake_access import read_home
 from hk_pipeline_tests.reliability.conftest import LONG, _built_once
 from hk_pipeline_tests.reliability.harness import (

@@ -1,18 +1,10 @@
-"""The landing folder on disk: its layout, its errors, and reading one file into typed columns.
+"""Reading one landing file into typed columns: the header against its table's columns, CSV or
+Parquet parsing, and the conversion of each column to its type.
 
-Layout under the landing root (``$HK_PIPELINE_HOME/landing``), CSV or Parquet (same stem):
-
-    securities/<YYYY-MM-DD>.csv             master in force from that date
-    index_constituents/<YYYY-MM-DD>.csv     membership in force from that date
-    quotes/<YYYY-MM-DD>_<midday|close>.csv
-    index_levels/<YYYY-MM-DD>_<midday|close>.csv
-    intraday_bars/<YYYY-MM-DD>_<midday|close>.csv   (optional)
-    macro_series/<anything>.csv
-
-Files whose name starts with ``.`` are ignored (editors' and uploaders' temporary files).
-Every path is resolved and must stay under the root: a symlink pointing out is refused.
-Every entry a load would read must be a regular file, checked before anything opens it: a
-FIFO, a socket, a device or a folder named like a file is refused ("not a regular file").
+A landing file of a kind carries the columns of the table it feeds (``hk_pipeline.tables``,
+from ``sql/ddl``) minus those the pipeline adds itself (``ADDED_BY_PIPELINE``); the columns of
+``OPTIONAL`` may be left out. Column types: str (text, empty -> NULL), float, int (whole
+number), date (YYYY-MM-DD), timestamp (ISO 8601 with a UTC offset).
 
 Reading is column-wise (pyarrow's CSV reader with every column as text, then vectorised
 conversion); the slow, row-by-row scan that finds the line of a fault runs only once a fault
@@ -23,14 +15,9 @@ counted. A Parquet file has no lines: its faults name the 1-based data row inste
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
-import os
-import re
-import stat
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
 from pathlib import Path
 
 import numpy as np
@@ -40,380 +27,79 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from hk_pipeline.calendar import SNAPSHOTS, TZ
-from hk_pipeline.sources.base import SourceError
+from hk_pipeline.calendar import TZ
+from hk_pipeline.sources.landing_errors import (
+    LandingEncodingError,
+    LandingFileError,
+    LandingHeaderError,
+    LandingRowError,
+    LandingValueError,
+)
+from hk_pipeline.sources.landing_layout import KINDS, LandingFile, confined
+from hk_pipeline.tables import qualified, table_columns
 
-EXTENSIONS = (".csv", ".parquet")
-DATED_KINDS = ("securities", "index_constituents")
-SNAPSHOT_KINDS = ("quotes", "index_levels", "intraday_bars")
-MACRO_KIND = "macro_series"
-KINDS = (*DATED_KINDS, *SNAPSHOT_KINDS, MACRO_KIND)
+ADDED_BY_PIPELINE = (
+    "trade_date",  # the partition, from the file's name
+    "snapshot",
+    "as_of",  # the instant of the snapshot
+    "valid_from",  # the effective dating, from the master file's name and the next one's
+    "valid_to",
+    "source",  # the lineage: landing, the run and the time of the write
+    "run_id",
+    "loaded_at",
+)
+"""Columns of the tables a landing file does not carry: the pipeline fills them."""
 
-# Column types: str (text, empty -> NULL), float, int (whole number), date (YYYY-MM-DD),
-# timestamp (ISO 8601 with a UTC offset).
-COLUMNS: dict[str, dict[str, str]] = {
-    "securities": {
-        "symbol": "str",
-        "name": "str",
-        "board": "str",
-        "industry": "str",
-        "board_lot": "int",
-        "issued_shares": "int",
-        "currency": "str",
-    },
-    "index_constituents": {
-        "index_code": "str",
-        "symbol": "str",
-        "issued_shares": "int",
-        "faf": "float",
-        "cap_factor": "float",
-    },
-    "quotes": {
-        "symbol": "str",
-        "prev_close": "float",
-        "open": "float",
-        "high": "float",
-        "low": "float",
-        "last": "float",
-        "volume": "int",
-        "turnover": "float",
-    },
-    "index_levels": {
-        "index_code": "str",
-        "prev_close": "float",
-        "open": "float",
-        "high": "float",
-        "low": "float",
-        "last": "float",
-    },
-    "intraday_bars": {
-        "symbol": "str",
-        "ts": "timestamp",
-        "open": "float",
-        "high": "float",
-        "low": "float",
-        "close": "float",
-        "volume": "int",
-        "turnover": "float",
-    },
-    "macro_series": {
-        "series_id": "str",
-        "period": "str",
-        "value": "float",
-        "unit": "str",
-        "released_on": "date",
-    },
-}
-OPTIONAL_COLUMNS: dict[str, dict[str, str]] = {
-    "securities": {"listed_on": "date"},
+OPTIONAL: dict[str, tuple[str, ...]] = {
+    "securities": ("listed_on",),
     # NULL (trading normally), suspended or halted; files without it load as not suspended
-    "quotes": {"trading_status": "str"},
-    "macro_series": {"released_at": "timestamp"},
+    "quotes": ("trading_status",),
+    "macro_series": ("released_at",),
 }
+"""Columns a landing file of the kind may leave out (they load as NULL)."""
 
-_DATED_NAME = re.compile(r"^(\d{4}-\d{2}-\d{2})\.(csv|parquet)$")
-_SNAPSHOT_NAME = re.compile(r"^(\d{4}-\d{2}-\d{2})_(midday|close)\.(csv|parquet)$")
+_TYPES = {
+    "VARCHAR": "str",
+    "DOUBLE": "float",
+    "BIGINT": "int",
+    "INTEGER": "int",
+    "DATE": "date",
+    "TIMESTAMP WITH TIME ZONE": "timestamp",
+}
+"""The landing column type of each DuckDB type of the DDL."""
+
+
+def _file_columns(kind: str) -> dict[str, str]:
+    """{column: landing type} of a ``kind`` file, in the table's column order."""
+    table = qualified(kind)
+    out = {}
+    for column in table_columns(table):
+        if column.name in ADDED_BY_PIPELINE:
+            continue
+        if column.data_type not in _TYPES:
+            raise TypeError(
+                f"{table}.{column.name} is {column.data_type} in its DDL, which landing files"
+                f" cannot carry; add its reading to _TYPES ({', '.join(_TYPES)})"
+            )
+        out[column.name] = _TYPES[column.data_type]
+    return out
+
+
+COLUMNS: dict[str, dict[str, str]] = {
+    kind: {c: t for c, t in _file_columns(kind).items() if c not in OPTIONAL.get(kind, ())}
+    for kind in KINDS
+}
+"""{kind: {column: type}} of the columns a landing file must have (any order)."""
+OPTIONAL_COLUMNS: dict[str, dict[str, str]] = {
+    kind: {c: t for c, t in _file_columns(kind).items() if c in names}
+    for kind, names in OPTIONAL.items()
+}
+"""{kind: {column: type}} of the columns a landing file may have besides."""
+
 _OFFSET = r"(Z|z|[+-]\d{2}(:?\d{2})?)$"
 _DATE_TEXT = r"^\d{4}-\d{2}-\d{2}$"
 _BOM = b"\xef\xbb\xbf"
 _INT64_MAX = 2.0**63
-
-
-# --- errors ---------------------------------------------------------------------------------
-
-
-class LandingError(SourceError):
-    """Base of every landing-zone error (a SourceError, so callers can catch either)."""
-
-
-class LandingMissingFileError(LandingError):
-    """A file the request needs is not in the landing folder; ``paths`` lists what is expected."""
-
-    def __init__(self, message: str, paths: list[Path]) -> None:
-        super().__init__(message)
-        self.paths = paths
-
-    def __reduce__(self) -> tuple[type, tuple[str, list[Path]]]:
-        return type(self), (str(self), self.paths)
-
-
-class LandingFileError(LandingError):
-    """A landing file cannot be read as its kind: bad name or place, encoding, header or value.
-
-    ``path``, ``line`` (1-based, header = 1; for Parquet the 1-based data row) and ``column``
-    say where; either of the last two is None when the fault is not on one line or column.
-    """
-
-    def __init__(
-        self, path: Path, problem: str, line: int | None = None, column: str | None = None
-    ) -> None:
-        self.path = path
-        self.line = line
-        self.column = column
-        self.problem = problem
-        where = [str(path)]
-        if line is not None:
-            where.append(f"{'row' if path.suffix == '.parquet' else 'line'} {line}")
-        if column is not None:
-            where.append(f"column {column!r}")
-        super().__init__(f"{', '.join(where)}: {problem}")
-
-    def __reduce__(self) -> tuple[type, tuple[Path, str, int | None, str | None]]:
-        # picklable across processes (the default would call __init__ with the message only)
-        return type(self), (self.path, self.problem, self.line, self.column)
-
-
-class LandingLayoutError(LandingFileError):
-    """A file name that does not parse, a name clash, or a path leaving the landing folder."""
-
-
-class LandingEncodingError(LandingFileError):
-    """The file is not UTF-8 text."""
-
-
-class LandingHeaderError(LandingFileError):
-    """The header row is missing, empty, duplicated or names the wrong columns."""
-
-
-class LandingRowError(LandingFileError):
-    """A line has the wrong number of fields (a truncated file, an unquoted delimiter...)."""
-
-
-class LandingValueError(LandingFileError):
-    """A value does not parse as its column's type (number, whole number, date, timestamp)."""
-
-
-class LandingEmptyFileError(LandingFileError):
-    """A file a trading day needs has its header but no data rows (CSV) or 0 rows (Parquet).
-
-    Loading it would replace the day's rows by nothing; an empty delivery is a truncated one,
-    so it is refused before anything is written.
-    """
-
-
-def empty_file_error(path: Path, kind: str, what: str) -> LandingEmptyFileError:
-    """The refusal of an empty ``kind`` file needed for ``what`` (``2025-11-21|midday``, or
-    ``2025-11-21`` for a master), saying what to do."""
-    rows = "0 rows" if path.suffix == ".parquet" else "a header but no data rows"
-    return LandingEmptyFileError(
-        path,
-        f"has {rows}; a {kind} file for a trading day must list its rows (an empty one is a "
-        f"truncated delivery), so nothing was loaded for {what}. Re-deliver the complete file",
-    )
-
-
-# --- layout ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class LandingFile:
-    """One landing file as a load used it: where, what, and the checksum of its bytes."""
-
-    path: Path
-    kind: str
-    sha256: str
-    size: int
-    modified: datetime  # UTC
-
-    @classmethod
-    def of_bytes(cls, path: Path, kind: str, data: bytes) -> LandingFile:
-        mtime = path.stat().st_mtime
-        return cls(
-            path=path,
-            kind=kind,
-            sha256=hashlib.sha256(data).hexdigest(),
-            size=len(data),
-            modified=datetime.fromtimestamp(mtime, tz=UTC),
-        )
-
-
-def check_snapshot(snapshot: str) -> None:
-    if snapshot not in SNAPSHOTS:
-        raise ValueError(f"unknown snapshot {snapshot!r}: expected one of {', '.join(SNAPSHOTS)}")
-
-
-def confined(root: Path, path: Path) -> Path:
-    """``path`` resolved, refused unless it stays under ``root`` (symlinks followed)."""
-    base = root.resolve()
-    target = path.resolve()
-    if not target.is_relative_to(base):
-        raise LandingLayoutError(
-            path,
-            f"resolves to {target}, outside the landing folder {base}; copy the file into the "
-            "landing folder instead of linking to it",
-        )
-    return target
-
-
-_NOT_REGULAR = (
-    (stat.S_ISDIR, "a folder"),
-    (stat.S_ISFIFO, "a FIFO (named pipe)"),
-    (stat.S_ISSOCK, "a socket"),
-    (stat.S_ISCHR, "a character device"),
-    (stat.S_ISBLK, "a block device"),
-)
-
-
-def require_regular(path: Path) -> Path:
-    """``path`` if it is a regular file (links followed); LandingLayoutError otherwise.
-
-    Checked with ``os.stat`` before anything opens the file: opening a FIFO blocks until a
-    writer appears (for ever, if none does), a device may never end, and a folder named like a
-    file fails part-way. Every listing below calls this, so a run or the sensor refuses such
-    an entry at once, naming it.
-    """
-    try:
-        mode = os.stat(path).st_mode
-    except FileNotFoundError:
-        if not path.is_symlink():
-            raise  # removed since it was listed: the caller's "missing" path applies
-        what = "a link to nothing"
-    except OSError as exc:
-        raise LandingLayoutError(
-            path, f"cannot be examined ({exc.strerror or exc}); fix its permissions"
-        ) from exc
-    else:
-        if stat.S_ISREG(mode):
-            return path
-        what = next((name for test, name in _NOT_REGULAR if test(mode)), "not a file")
-    raise LandingLayoutError(
-        path,
-        f"is not a regular file: it is {what}. The landing folder takes only regular files;"
-        " reading anything else could block the run or fail part-way. Put the delivered file"
-        " itself there, or remove this entry (names starting with '.' are ignored)",
-    )
-
-
-def _folder(root: Path, kind: str) -> Path | None:
-    """``root/kind`` if it is a folder, None if it does not exist; refused if it is a file."""
-    folder = root / kind
-    if not folder.exists():
-        return None
-    if not folder.is_dir():
-        raise LandingLayoutError(
-            folder, f"is not a folder; the landing zone's {kind}/ must be a folder of files"
-        )
-    return folder
-
-
-def _visible_files(root: Path, kind: str, *, regular: bool = True) -> list[Path]:
-    """The entries of ``kind/`` not starting with '.', sorted; with ``regular``, every one
-    must be a regular file (``require_regular``)."""
-    folder = _folder(root, kind)
-    if folder is None:
-        return []
-    confined(root, folder)
-    entries = sorted(p for p in folder.iterdir() if not p.name.startswith("."))
-    if regular:
-        for path in entries:
-            confined(root, path)
-            require_regular(path)
-    return entries
-
-
-def _pick(root: Path, kind: str, stem: str) -> Path | None:
-    """The file ``<kind>/<stem>.csv`` or ``.parquet`` if exactly one exists."""
-    if _folder(root, kind) is None:
-        return None
-    found = [root / kind / f"{stem}{ext}" for ext in EXTENSIONS]
-    found = [p for p in found if p.exists() or p.is_symlink()]
-    if len(found) > 1:
-        raise LandingLayoutError(
-            found[0],
-            f"both {found[0].name} and {found[1].name} exist in {root / kind}; keep one of them",
-        )
-    if not found:
-        return None
-    confined(root, found[0])
-    return require_regular(found[0])
-
-
-def dated_files(root: Path, kind: str) -> list[tuple[date, Path]]:
-    """``(effective date, path)`` of every master file of ``kind``, oldest first."""
-    out: dict[date, Path] = {}
-    for path in _visible_files(root, kind):
-        m = _DATED_NAME.match(path.name)
-        day = _parse_day(m.group(1)) if m else None
-        if day is None:
-            raise LandingLayoutError(
-                path,
-                f"file name does not parse: expected {kind}/<YYYY-MM-DD>.csv (or .parquet), the "
-                "date the file takes effect; rename it or prefix it with '.' to have it ignored",
-            )
-        if day in out:
-            raise LandingLayoutError(
-                path, f"both {out[day].name} and {path.name} exist in {root / kind}; keep one"
-            )
-        confined(root, path)
-        out[day] = path
-    return sorted(out.items())
-
-
-@dataclass(frozen=True)
-class InForce:
-    """The master file in force on a day and the date the next one takes over (if any)."""
-
-    valid_from: date
-    path: Path
-    valid_to: date | None
-
-
-def in_force(root: Path, kind: str, day: date) -> InForce | None:
-    """The latest ``kind/<date>`` file with date <= day, or None."""
-    files = dated_files(root, kind)
-    earlier = [(d, p) for d, p in files if d <= day]
-    if not earlier:
-        return None
-    valid_from, path = earlier[-1]
-    later = [d for d, _ in files if d > valid_from]
-    return InForce(valid_from, path, later[0] if later else None)
-
-
-def expected_dated(root: Path, kind: str, day: date) -> Path:
-    return root / kind / f"{day.isoformat()}.csv"
-
-
-def expected_snapshot(root: Path, kind: str, day: date, snapshot: str) -> Path:
-    return root / kind / f"{day.isoformat()}_{snapshot}.csv"
-
-
-def snapshot_file(root: Path, kind: str, day: date, snapshot: str) -> Path | None:
-    check_snapshot(snapshot)
-    return _pick(root, kind, f"{day.isoformat()}_{snapshot}")
-
-
-def macro_files(root: Path) -> list[Path]:
-    """Every macro_series file (any name), sorted by name; other extensions are refused."""
-    out = []
-    for path in _visible_files(root, MACRO_KIND):
-        if path.suffix not in EXTENSIONS:
-            raise LandingLayoutError(
-                path,
-                "macro_series/ holds only .csv or .parquet files; convert this one or move it "
-                "out (names starting with '.' are ignored)",
-            )
-        out.append(path)
-    return out
-
-
-def missing_hint(root: Path, kind: str) -> str:
-    """Names in ``kind/`` that look like a misnamed file of that kind, for error messages."""
-    near = [
-        p.name
-        for p in _visible_files(root, kind, regular=False)  # a hint only: never refuses
-        if not (_SNAPSHOT_NAME.match(p.name) or _DATED_NAME.match(p.name))
-    ]
-    return f" (found names that do not parse: {', '.join(near[:5])})" if near else ""
-
-
-def _parse_day(text: str) -> date | None:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        return None
-
-
-# --- reading --------------------------------------------------------------------------------
 
 
 @dataclass
