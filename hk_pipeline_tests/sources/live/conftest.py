@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from hk_pipeline.sources.http import HttpClient, RetryPolicy
+from hk_pipeline.tables import table_columns
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "live"
 DAY = date(2025, 11, 21)  # a Friday, the recap day
@@ -173,11 +174,5 @@ def build_list_of_securities(as_at: str = "21/11/2025", drop: str | None = None)
 
 def ddl_columns(table: str) -> list[str]:
     """The table's columns from sql/ddl, minus run_id and loaded_at (what a source returns)."""
-    import re
-
-    from hk_pipeline.paths import DDL_DIR
-
-    text = (DDL_DIR / f"{table}.sql").read_text(encoding="utf-8")
-    body = text[text.index("CREATE TABLE") :].split("(", 1)[1].split(");", 1)[0]
-    names = [m.group(1) for m in re.finditer(r"^\s+([a-z_]+)\s+[A-Z]", body, re.MULTILINE)]
+    names = [c.name for c in table_columns(table)]
     return [n for n in names if n not in ("run_id", "loaded_at")]
