@@ -769,6 +769,14 @@ def _global_options(default: object) -> argparse.ArgumentParser:
     return common
 
 
+def _partition_options() -> argparse.ArgumentParser:
+    """``--date`` and ``--snapshot``, both required: the commands about one partition."""
+    partition = argparse.ArgumentParser(add_help=False)
+    partition.add_argument("--date", required=True, help="trading day, YYYY-MM-DD")
+    partition.add_argument("--snapshot", required=True, choices=calendar.SNAPSHOTS)
+    return partition
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hk-pipeline",
@@ -778,11 +786,10 @@ def build_parser() -> argparse.ArgumentParser:
     common = _global_options(argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", required=True)
 
+    partition = _partition_options()
     run = sub.add_parser(
-        "run", parents=[common], help="materialise every asset of one (date, snapshot)"
+        "run", parents=[common, partition], help="materialise every asset of one (date, snapshot)"
     )
-    run.add_argument("--date", required=True, help="trading day, YYYY-MM-DD")
-    run.add_argument("--snapshot", required=True, choices=calendar.SNAPSHOTS)
     run.set_defaults(func=cmd_run)
 
     backfill = sub.add_parser(
@@ -800,10 +807,8 @@ def build_parser() -> argparse.ArgumentParser:
     backfill.set_defaults(func=cmd_backfill)
 
     report = sub.add_parser(
-        "report", parents=[common], help="print the Markdown review from the warehouse"
+        "report", parents=[common, partition], help="print the Markdown review from the warehouse"
     )
-    report.add_argument("--date", required=True, help="trading day, YYYY-MM-DD")
-    report.add_argument("--snapshot", required=True, choices=calendar.SNAPSHOTS)
     report.set_defaults(func=cmd_report)
 
     sql = sub.add_parser(

@@ -78,6 +78,19 @@ def pipeline_home(environ: Mapping[str, str] | None = None) -> Path:
     return Path(env.get("HK_PIPELINE_HOME", "data")).expanduser().resolve()
 
 
+def nonnegative_number(env: Mapping[str, str], variable: str, default: float, unit: str) -> float:
+    """``variable`` of ``env`` as a number of ``unit`` (>= 0), ``default`` when unset;
+    ValueError naming the variable on a bad value."""
+    raw = env.get(variable, str(default))
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ValueError(f"{variable}={raw!r} must be a number of {unit}") from exc
+    if value < 0:
+        raise ValueError(f"{variable}={value} must be >= 0")
+    return value
+
+
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
     """Read HK_PIPELINE_* variables; raise ConfigError naming the variable on a bad value."""
     env = os.environ if environ is None else environ

@@ -27,12 +27,11 @@ import pandas as pd
 from hk_pipeline.sources.base import (
     SourceError,
     describe_url,
-    is_placeholder,
     parse_number,
     require_fields,
 )
-from hk_pipeline.sources.http import HttpClient
-from hk_pipeline.sources.pmi import known_by, macro_frame
+from hk_pipeline.sources.http import ClientProvider
+from hk_pipeline.sources.pmi import MacroSeries, known_by, readings_frame
 
 PROVIDER = "censtatd"
 SOURCE = f"live:{PROVIDER}"
@@ -42,6 +41,7 @@ TABLE_ID = "210-06101"
 PARAMS = {"id": TABLE_ID, "lang": "en", "full_series": 1}
 SERIES_ID = "unemployment_rate_sa"
 UNIT = "percent"
+SERIES = MacroSeries(SERIES_ID, UNIT, SOURCE)
 SV, FREQ = "SAUR", "M3M"
 FIELDS = ("period", "freq", "sv", "SEX", "figure")
 
@@ -96,43 +96,18 @@ def to_rows(records: list[dict[str, Any]], fetched_on: date) -> pd.DataFrame:
             raise SourceError(f"{PROVIDER}: {where} lists {SV} {period} twice; refused")
         seen.add(period)
         parsed.append((period, parse_number(rec.get("figure"))))
-    published = [p for p, v in parsed if not is_placeholder(v)]
-    if not published:
-        raise SourceError(
-            f"{PROVIDER}: {where} (table {TABLE_ID}) has no {SV}/{FREQ} figures: no usable"
-            " rows, refused"
-        )
-    newest = max(published)
-    rows = [
-        {
-            "series_id": SERIES_ID,
-            "period": period,
-            "value": value,
-            "unit": UNIT,
-            "released_on": estimated_release(period, fetched_on),
-            "released_at": None,
-        }
-        for period, value in parsed
-        if period <= newest  # after the newest figure: not published yet
-    ]
-    texts = [r["value"] for r in rows]
-    frame = macro_frame([{**r, "value": None} for r in rows], SOURCE)
-    # floats as float64; unparsed text kept (object) so validation quarantines it, naming it
-    frame["value"] = (
-        pd.Series(texts, dtype=object)
-        if any(isinstance(v, str) for v in texts)
-        else pd.Series(texts, dtype="float64")
+    released_on = {period: estimated_release(period, fetched_on) for period, _ in parsed}
+    refusal = (
+        f"{PROVIDER}: {where} (table {TABLE_ID}) has no {SV}/{FREQ} figures: no usable"
+        " rows, refused"
     )
-    return frame
+    return readings_frame(parsed, SERIES, released_on, refusal)
 
 
-class Censtatd:
+class Censtatd(ClientProvider):
     """C&SD: seasonally adjusted unemployment rate, 3-month periods labelled by their end."""
 
     provider = PROVIDER
-
-    def __init__(self, client: HttpClient) -> None:
-        self.client = client
 
     def macro_series(self, as_of: datetime, fetched_on: date) -> pd.DataFrame:
         payload = self.client.get_json(URL, params=PARAMS)

@@ -43,7 +43,7 @@ from hk_pipeline.sources.base import (
     require_fields,
 )
 from hk_pipeline.sources.hkex_securities import share_code
-from hk_pipeline.sources.http import HttpClient
+from hk_pipeline.sources.http import ClientProvider, HttpClient
 
 PROVIDER = "eastmoney"
 SOURCE = f"live:{PROVIDER}"
@@ -285,13 +285,10 @@ def to_index_levels(
     return frame
 
 
-class Eastmoney:
+class Eastmoney(ClientProvider):
     """Eastmoney push2: the present state of every share and of the three indices."""
 
     provider = PROVIDER
-
-    def __init__(self, client: HttpClient) -> None:
-        self.client = client
 
     def quotes(self, trade_date: date, snapshot: str) -> pd.DataFrame:
         rows = fetch_list(self.client, SHARES_FS, "share")

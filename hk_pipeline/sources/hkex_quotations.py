@@ -46,7 +46,7 @@ from hk_pipeline.sources import envelope
 from hk_pipeline.sources.base import SourceError, parse_number
 from hk_pipeline.sources.eastmoney import QUOTE_COLUMNS
 from hk_pipeline.sources.hkex_securities import share_code
-from hk_pipeline.sources.http import HttpClient, ProviderError
+from hk_pipeline.sources.http import ClientProvider, ProviderError
 
 PROVIDER = "hkex_quotations"
 SOURCE = f"live:{PROVIDER}"
@@ -246,13 +246,10 @@ def to_quotes(
     return frame
 
 
-class HkexQuotations:
+class HkexQuotations(ClientProvider):
     """HKEX daily quotations: the official close of a past (or today's, once published) day."""
 
     provider = PROVIDER
-
-    def __init__(self, client: HttpClient) -> None:
-        self.client = client
 
     def close_quotes(
         self, trade_date: date, today: date, universe: Collection[str] | None = None

@@ -32,12 +32,11 @@ import pandas as pd
 from hk_pipeline.sources.base import (
     SourceError,
     describe_url,
-    is_placeholder,
     parse_number,
     require_fields,
 )
-from hk_pipeline.sources.http import HttpClient
-from hk_pipeline.sources.pmi import known_by, macro_frame
+from hk_pipeline.sources.http import ClientProvider
+from hk_pipeline.sources.pmi import MacroSeries, known_by, readings_frame
 
 PROVIDER = "hkma"
 SOURCE = f"live:{PROVIDER}"
@@ -48,6 +47,7 @@ URL = (
 )
 SERIES_ID = "fx_reserves"
 UNIT = "USD million"
+SERIES = MacroSeries(SERIES_ID, UNIT, SOURCE)
 PAGE_SIZE = 100
 FROM_PERIOD = "2022-01"
 PERIOD_FIELD, VALUE_FIELD = "end_of_month", "fc_resv_assets_total"
@@ -119,49 +119,18 @@ def to_rows(records: list[dict[str, Any]], fetched_on: date, where: str = URL) -
             raise SourceError(f"{PROVIDER}: {where} lists {period} twice; refused")
         seen.add(period)
         parsed.append((period, value))
-    published = [p for p, v in parsed if not is_placeholder(v)]
-    if not published:
-        raise SourceError(
-            f"{PROVIDER}: {where}: {len(records)} records but not one {VALUE_FIELD} figure: no"
-            " usable rows, refused (an empty series is never a success)"
-        )
-    newest = max(published)
-    rows = [
-        {
-            "series_id": SERIES_ID,
-            "period": period,
-            # text that is not a number stays text: validation quarantines it, naming it
-            "value": value,
-            "unit": UNIT,
-            "released_on": estimated_release(period, fetched_on),
-            "released_at": None,
-        }
-        for period, value in parsed
-        if period <= newest  # a placeholder after the newest figure: not published yet
-    ]
-    frame = macro_frame(rows, SOURCE) if not _has_text(rows) else _text_frame(rows)
-    return frame
+    released_on = {period: estimated_release(period, fetched_on) for period, _ in parsed}
+    refusal = (
+        f"{PROVIDER}: {where}: {len(records)} records but not one {VALUE_FIELD} figure: no"
+        " usable rows, refused (an empty series is never a success)"
+    )
+    return readings_frame(parsed, SERIES, released_on, refusal)
 
 
-def _has_text(rows: list[dict[str, Any]]) -> bool:
-    return any(isinstance(r["value"], str) for r in rows)
-
-
-def _text_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    """macro_frame, but keeping ``value`` as object so the unparsed texts reach validation."""
-    values = [r["value"] for r in rows]
-    frame = macro_frame([{**r, "value": None} for r in rows], SOURCE)
-    frame["value"] = pd.Series(values, dtype=object)
-    return frame
-
-
-class Hkma:
+class Hkma(ClientProvider):
     """HKMA: foreign currency reserve assets, monthly, US$ million."""
 
     provider = PROVIDER
-
-    def __init__(self, client: HttpClient) -> None:
-        self.client = client
 
     def macro_series(self, as_of: datetime, fetched_on: date) -> pd.DataFrame:
         records: list[dict[str, Any]] = []

@@ -385,3 +385,14 @@ class HttpClient:
             return self._clock() - started + ahead > self.policy.budget_seconds
 
         return stop
+
+
+class ClientProvider:
+    """A live provider that reads everything through one :class:`HttpClient` (the retries,
+    the rate limit and the recording for replay live there, not in the provider)."""
+
+    provider: str
+    """The provider's name, as in ``source`` (``live:<provider>``) and in its errors."""
+
+    def __init__(self, client: HttpClient) -> None:
+        self.client = client

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import csv
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
@@ -21,7 +23,7 @@ import pandas as pd
 
 from hk_pipeline import calendar
 from hk_pipeline.paths import PROJECT_DIR
-from hk_pipeline.sources.base import SourceError
+from hk_pipeline.sources.base import SourceError, is_placeholder
 
 PROVIDER = "pmi"
 SOURCE = f"live:{PROVIDER}"
@@ -39,6 +41,53 @@ def macro_frame(rows: list[dict[str, object]], source: str) -> pd.DataFrame:
     frame["released_at"] = pd.to_datetime(frame["released_at"], utc=True).dt.tz_convert(calendar.TZ)
     frame["source"] = source
     return frame[COLUMNS].reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class MacroSeries:
+    """What every row of one live macro series carries."""
+
+    series_id: str
+    unit: str
+    source: str
+
+
+def readings_frame(
+    parsed: list[tuple[str, float | str | None]],
+    series: MacroSeries,
+    released_on: Mapping[str, date],
+    refusal: str,
+) -> pd.DataFrame:
+    """raw.macro_series rows of a live provider's (period, value) readings, in their order.
+
+    No published figure at all refuses the load with ``refusal`` (an empty series is never a
+    success). A placeholder after the newest published figure is a period not published yet
+    and is dropped; one before it is a gap and stays (NULL value) so validation quarantines
+    it. Text that is not a number stays text (an object column) so validation quarantines
+    it, naming it. ``released_on`` maps each period to its release day.
+    """
+    published = [p for p, v in parsed if not is_placeholder(v)]
+    if not published:
+        raise SourceError(refusal)
+    newest = max(published)
+    rows = [
+        {
+            "series_id": series.series_id,
+            "period": period,
+            "value": value,
+            "unit": series.unit,
+            "released_on": released_on[period],
+            "released_at": None,
+        }
+        for period, value in parsed
+        if period <= newest
+    ]
+    values = [r["value"] for r in rows]
+    if not any(isinstance(v, str) for v in values):
+        return macro_frame(rows, series.source)
+    frame = macro_frame([{**r, "value": None} for r in rows], series.source)
+    frame["value"] = pd.Series(values, dtype=object)
+    return frame
 
 
 def known_by(frame: pd.DataFrame, as_of: datetime) -> pd.DataFrame:

@@ -32,7 +32,7 @@ import pandas as pd
 from hk_pipeline import calendar
 from hk_pipeline.sources.base import SourceError, describe_url, number_column
 from hk_pipeline.sources.hkex_securities import share_code
-from hk_pipeline.sources.http import HttpClient
+from hk_pipeline.sources.http import ClientProvider
 
 PROVIDER = "yahoo"
 SOURCE = f"live:{PROVIDER}"
@@ -219,13 +219,10 @@ def to_bars(
     return frame
 
 
-class Yahoo:
+class Yahoo(ClientProvider):
     """Yahoo chart API: 1-minute index bars of the last ~week."""
 
     provider = PROVIDER
-
-    def __init__(self, client: HttpClient) -> None:
-        self.client = client
 
     def bars(self, symbol: str, trade_date: date, snapshot: str, today: date) -> pd.DataFrame:
         """One index's bars (symbol is ours: HSI, HSCEI, HSTECH) for a snapshot."""

@@ -34,13 +34,15 @@ def table_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
         cache = {}
     if table in cache:
         return list(cache[table])
-    columns = _query_columns(con, table)
+    columns = current_columns(con, table)
     if columns:
         cache[table] = columns
     return list(columns)
 
 
-def _query_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+def current_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    """Column names of ``schema.table`` in table order as the catalog has them now (never
+    remembered: for a caller that adds columns itself); empty if the table does not exist."""
     schema, name = split_name(table)
     rows = con.execute(
         """

@@ -26,7 +26,7 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from hk_pipeline.config import DATA_PATH_VARIABLE
+from hk_pipeline.config import DATA_PATH_VARIABLE, nonnegative_number
 from hk_pipeline.warehouse.catalog_locks import Culprit, lock_culprit
 from hk_pipeline.warehouse.lake import LAKE, LakeError, redact
 
@@ -54,14 +54,7 @@ class WriteConflict(RuntimeError):
 def wait_seconds(environ: dict[str, str] | None = None) -> float:
     """``HK_PIPELINE_WRITER_WAIT`` (seconds, >= 0); ValueError naming it on a bad value."""
     env = os.environ if environ is None else environ
-    raw = env.get(WAIT_VARIABLE, str(DEFAULT_WAIT_SECONDS))
-    try:
-        value = float(raw)
-    except ValueError as exc:
-        raise ValueError(f"{WAIT_VARIABLE}={raw!r} must be a number of seconds") from exc
-    if value < 0:
-        raise ValueError(f"{WAIT_VARIABLE}={value} must be >= 0")
-    return value
+    return nonnegative_number(env, WAIT_VARIABLE, DEFAULT_WAIT_SECONDS, "seconds")
 
 
 def is_conflict(exc: BaseException) -> bool:

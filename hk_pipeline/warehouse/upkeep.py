@@ -26,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 
 import duckdb
 
+from hk_pipeline.config import nonnegative_number
 from hk_pipeline.faults import fault_point
 from hk_pipeline.warehouse.tx import retry_on_conflict
 
@@ -74,14 +75,7 @@ class UpkeepResult:
 def retention_days(environ: dict[str, str] | None = None) -> float:
     """``HK_PIPELINE_RETENTION_DAYS`` (default 30); ValueError naming it on a bad value."""
     env = os.environ if environ is None else environ
-    raw = env.get(RETENTION_VARIABLE, str(DEFAULT_RETENTION_DAYS))
-    try:
-        value = float(raw)
-    except ValueError as exc:
-        raise ValueError(f"{RETENTION_VARIABLE}={raw!r} must be a number of days") from exc
-    if value < 0:
-        raise ValueError(f"{RETENTION_VARIABLE}={value} must be >= 0")
-    return value
+    return nonnegative_number(env, RETENTION_VARIABLE, DEFAULT_RETENTION_DAYS, "days")
 
 
 def _catalog(con: duckdb.DuckDBPyConnection) -> str:

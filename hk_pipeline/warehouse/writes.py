@@ -83,24 +83,9 @@ def _select_rows(view: str, frame_columns: list[str], *, override: dict[str, str
     return f"SELECT *{exclude}, {extra} FROM {view}"
 
 
-def _write_quarantine(
-    con: duckdb.DuckDBPyConnection,
-    table: str,
-    rejected: pd.DataFrame | None,
-    *,
-    trade_date: date,
-    snapshot: str,
-    run_id: str,
-    source: str,
-    now: datetime,
-) -> None:
-    qtable = quarantine_table_for(table)
-    con.execute(
-        f"DELETE FROM {qtable} WHERE trade_date = ? AND snapshot = ?", [trade_date, snapshot]
-    )
-    fault_point("write.quarantine.deleted")
-    if rejected is None or rejected.empty:
-        return
+def rejected_frame(table: str, rejected: pd.DataFrame) -> pd.DataFrame:
+    """``rejected`` cut to row_number, record (as JSON text), reason; ValueError naming the
+    missing columns otherwise."""
     missing = [c for c in REJECTED_COLUMNS if c not in rejected.columns]
     if missing:
         raise ValueError(
@@ -109,6 +94,24 @@ def _write_quarantine(
     frame = rejected.loc[:, list(REJECTED_COLUMNS)].copy()
     frame["record"] = frame["record"].map(_to_json).astype("string")
     frame["reason"] = frame["reason"].astype("string")
+    return frame
+
+
+@dataclass(frozen=True)
+class QuarantineStamp:
+    """What every quarantined row of one write carries: its partition, run, source and time."""
+
+    trade_date: date
+    snapshot: str
+    run_id: str
+    source: str
+    at: datetime
+
+
+def insert_quarantine(
+    con: duckdb.DuckDBPyConnection, qtable: str, frame: pd.DataFrame, stamp: QuarantineStamp
+) -> None:
+    """Insert a :func:`rejected_frame` into ``qtable`` (partition and lineage from ``stamp``)."""
     with _registered(con, frame, "rejected") as view:
         con.execute(
             f"""
@@ -118,8 +121,57 @@ def _write_quarantine(
                    ?::TIMESTAMPTZ AS quarantined_at
             FROM {view}
             """,
-            [trade_date, snapshot, source, run_id, now],
+            [stamp.trade_date, stamp.snapshot, stamp.source, stamp.run_id, stamp.at],
         )
+
+
+def delete_partition(
+    con: duckdb.DuckDBPyConnection, table: str, trade_date: date, snapshot: str
+) -> None:
+    """Delete partition (trade_date, snapshot) of ``table`` (inside the caller's transaction)."""
+    con.execute(
+        f"DELETE FROM {table} WHERE trade_date = ? AND snapshot = ?", [trade_date, snapshot]
+    )
+
+
+def _write_quarantine(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    rejected: pd.DataFrame | None,
+    stamp: QuarantineStamp,
+) -> None:
+    qtable = quarantine_table_for(table)
+    delete_partition(con, qtable, stamp.trade_date, stamp.snapshot)
+    fault_point("write.quarantine.deleted")
+    if rejected is None or rejected.empty:
+        return
+    insert_quarantine(con, qtable, rejected_frame(table, rejected), stamp)
+
+
+def _commit_with_quarantine(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    write_rows: InTransaction,
+    *,
+    step: str,
+    what: str,
+    rejected: pd.DataFrame | None,
+    stamp: QuarantineStamp,
+    also: InTransaction | None,
+) -> None:
+    """One write transaction over ``table`` and its quarantine table: ``write_rows(c)``, the
+    quarantine partition, then ``also(c)``; fault points ``write.<step>.before_commit`` and
+    ``write.<step>.committed`` around the commit."""
+
+    def body(c: duckdb.DuckDBPyConnection) -> None:
+        write_rows(c)
+        _write_quarantine(c, table, rejected, stamp)
+        if also is not None:
+            also(c)
+        fault_point(f"write.{step}.before_commit")
+
+    write_transaction(con, body, what=what, tables=(table, quarantine_table_for(table)))
+    fault_point(f"write.{step}.committed")
 
 
 def replace_partition(
@@ -163,11 +215,9 @@ def replace_partition(
         override["source"] = "?"
     params.append(source)
 
-    def body(c: duckdb.DuckDBPyConnection) -> None:
+    def write_rows(c: duckdb.DuckDBPyConnection) -> None:
         fault_point("write.partition.begun")
-        c.execute(
-            f"DELETE FROM {table} WHERE trade_date = ? AND snapshot = ?", [trade_date, snapshot]
-        )
+        delete_partition(c, table, trade_date, snapshot)
         fault_point("write.partition.deleted")
         if len(rows):
             with _registered(c, rows, "rows") as view:
@@ -175,27 +225,17 @@ def replace_partition(
                 select = _select_rows(view, names, override=override)
                 c.execute(f"INSERT INTO {table} BY NAME {select}", params)
         fault_point("write.partition.inserted")
-        _write_quarantine(
-            c,
-            table,
-            rejected,
-            trade_date=trade_date,
-            snapshot=snapshot,
-            run_id=run_id,
-            source=source,
-            now=now,
-        )
-        if also is not None:
-            also(c)
-        fault_point("write.partition.before_commit")
 
-    write_transaction(
+    _commit_with_quarantine(
         con,
-        body,
+        table,
+        write_rows,
+        step="partition",
         what=f"{table} {trade_date}|{snapshot}",
-        tables=(table, quarantine_table_for(table)),
+        rejected=rejected,
+        stamp=QuarantineStamp(trade_date, snapshot, run_id, source, now),
+        also=also,
     )
-    fault_point("write.partition.committed")
     return len(rows)
 
 
@@ -283,7 +323,7 @@ def upsert_rows(
     stage = f"_hk_stage_{uuid.uuid4().hex}"
     on = " AND ".join(f"t.{_q(k)} = s.{_q(k)}" for k in key)
 
-    def body(c: duckdb.DuckDBPyConnection) -> None:
+    def write_rows(c: duckdb.DuckDBPyConnection) -> None:
         # The temp tables live in the transaction: a rollback discards them, a commit keeps
         # them until dropped here.
         c.execute(f"CREATE TEMP TABLE {stage} AS SELECT * FROM {table} LIMIT 0")
@@ -299,27 +339,17 @@ def upsert_rows(
                 _replace_snapshot(c, table, stage, on, supersede)
             fault_point("write.upsert.inserted")
         c.execute(f"DROP TABLE {stage}")
-        _write_quarantine(
-            c,
-            table,
-            rejected,
-            trade_date=trade_date,
-            snapshot=snapshot,
-            run_id=run_id,
-            source=source,
-            now=now,
-        )
-        if also is not None:
-            also(c)
-        fault_point("write.upsert.before_commit")
 
-    write_transaction(
+    _commit_with_quarantine(
         con,
-        body,
+        table,
+        write_rows,
+        step="upsert",
         what=f"{table} (effective {trade_date})",
-        tables=(table, quarantine_table_for(table)),
+        rejected=rejected,
+        stamp=QuarantineStamp(trade_date, snapshot, run_id, source, now),
+        also=also,
     )
-    fault_point("write.upsert.committed")
     return len(rows)
 
 
