@@ -21,11 +21,8 @@ from hk_pipeline.sources.hkma import Hkma
 from hk_pipeline.sources.hsi_constituents import HsiConstituents
 from hk_pipeline.sources.http import ProviderError, RetryPolicy
 from hk_pipeline.sources.yahoo import Yahoo
-from hk_pipeline_tests.sources.live.conftest import (
-    DAY,
-    fixture_bytes,
-    make_client,
-)
+
+from .conftest import DAY, fixture_bytes, make_client
 
 # in `make test-fast`, the contributors' inner loop (pyproject.toml's markers)
 pytestmark = pytest.mark.fast

@@ -10,12 +10,8 @@ import pytest
 
 from hk_pipeline.sources.base import SourceError
 from hk_pipeline.sources.hkex_securities import Enrichment, HkexSecurities, share_code
-from hk_pipeline_tests.sources.live.conftest import (
-    DAY,
-    build_list_of_securities,
-    ddl_columns,
-    make_client,
-)
+
+from .conftest import DAY, build_list_of_securities, ddl_columns, make_client
 
 # in `make test-fast`, the contributors' inner loop (pyproject.toml's markers)
 pytestmark = pytest.mark.fast

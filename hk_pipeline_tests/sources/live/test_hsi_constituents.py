@@ -9,13 +9,8 @@ import pytest
 
 from hk_pipeline.sources.base import SourceError
 from hk_pipeline.sources.hsi_constituents import HsiConstituents
-from hk_pipeline_tests.sources.live.conftest import (
-    DAY,
-    ddl_columns,
-    fixture_json,
-    json_response,
-    make_client,
-)
+
+from .conftest import DAY, ddl_columns, fixture_json, json_response, make_client
 
 # in `make test-fast`, the contributors' inner loop (pyproject.toml's markers)
 pytestmark = pytest.mark.fast

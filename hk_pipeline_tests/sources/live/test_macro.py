@@ -15,12 +15,8 @@ from hk_pipeline.sources import pmi
 from hk_pipeline.sources.base import SourceError
 from hk_pipeline.sources.censtatd import Censtatd
 from hk_pipeline.sources.hkma import PAGE_SIZE, Hkma
-from hk_pipeline_tests.sources.live.conftest import (
-    ddl_columns,
-    fixture_json,
-    json_response,
-    make_client,
-)
+
+from .conftest import ddl_columns, fixture_json, json_response, make_client
 
 # in `make test-fast`, the contributors' inner loop (pyproject.toml's markers)
 pytestmark = pytest.mark.fast

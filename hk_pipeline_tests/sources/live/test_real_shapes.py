@@ -22,13 +22,8 @@ from hk_pipeline.sources.hkex_quotations import HkexQuotations
 from hk_pipeline.sources.hkma import Hkma
 from hk_pipeline.sources.hsi_constituents import HsiConstituents
 from hk_pipeline.sources.yahoo import Yahoo
-from hk_pipeline_tests.sources.live.conftest import (
-    DAY,
-    fixture_bytes,
-    fixture_json,
-    json_response,
-    make_client,
-)
+
+from .conftest import DAY, fixture_bytes, fixture_json, json_response, make_client
 
 # in `make test-fast`, the contributors' inner loop (pyproject.toml's markers)
 pytestmark = pytest.mark.fast

@@ -13,13 +13,8 @@ from hk_pipeline import calendar
 from hk_pipeline.sources.base import SourceError
 from hk_pipeline.sources.http import ProviderError
 from hk_pipeline.sources.yahoo import Yahoo, to_symbol
-from hk_pipeline_tests.sources.live.conftest import (
-    DAY,
-    ddl_columns,
-    fixture_json,
-    json_response,
-    make_client,
-)
+
+from .conftest import DAY, ddl_columns, fixture_json, json_response, make_client
 
 # in `make test-fast`, the contributors' inner loop (pyproject.toml's markers)
 pytestmark = pytest.mark.fast
