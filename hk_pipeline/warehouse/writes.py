@@ -152,12 +152,11 @@ def _commit_with_quarantine(
     con: duckdb.DuckDBPyConnection,
     table: str,
     write_rows: InTransaction,
-    *,
-    step: str,
-    what: str,
     rejected: pd.DataFrame | None,
     stamp: QuarantineStamp,
     also: InTransaction | None,
+    step: str,
+    what: str,
 ) -> None:
     """One write transaction over ``table`` and its quarantine table: ``write_rows(c)``, the
     quarantine partition, then ``also(c)``; fault points ``write.<step>.before_commit`` and
@@ -200,14 +199,14 @@ def replace_partition(
     for col in ("trade_date", "snapshot"):
         if col not in columns:
             raise ValueError(f"{table} has no {col} column: use upsert_rows for it")
-    now = datetime.now(UTC)
+    stamp = QuarantineStamp(trade_date, snapshot, run_id, source, datetime.now(UTC))
     override = {
         "trade_date": "?::DATE",
         "snapshot": "?",
         "run_id": "?",
         "loaded_at": "?::TIMESTAMPTZ",
     }
-    params: list[object] = [trade_date, snapshot, run_id, now]
+    params: list[object] = [trade_date, snapshot, run_id, stamp.at]
     names = _column_names(rows)
     if "source" in names:
         override["source"] = "coalesce(source, ?)"
@@ -226,16 +225,8 @@ def replace_partition(
                 c.execute(f"INSERT INTO {table} BY NAME {select}", params)
         fault_point("write.partition.inserted")
 
-    _commit_with_quarantine(
-        con,
-        table,
-        write_rows,
-        step="partition",
-        what=f"{table} {trade_date}|{snapshot}",
-        rejected=rejected,
-        stamp=QuarantineStamp(trade_date, snapshot, run_id, source, now),
-        also=also,
-    )
+    what = f"{table} {trade_date}|{snapshot}"
+    _commit_with_quarantine(con, table, write_rows, rejected, stamp, also, "partition", what)
     return len(rows)
 
 
@@ -315,9 +306,9 @@ def upsert_rows(
                 f"{table}: refusing to replace the snapshot effective {supersede.valid_from}"
                 " with no rows; check the delivered file"
             )
-    now = datetime.now(UTC)
+    stamp = QuarantineStamp(trade_date, snapshot, run_id, source, datetime.now(UTC))
     override = {"run_id": "?", "loaded_at": "?::TIMESTAMPTZ"}
-    params: list[object] = [run_id, now]
+    params: list[object] = [run_id, stamp.at]
     override["source"] = "coalesce(source, ?)" if "source" in rows.columns else "?"
     params.append(source)
     stage = f"_hk_stage_{uuid.uuid4().hex}"
@@ -340,16 +331,8 @@ def upsert_rows(
             fault_point("write.upsert.inserted")
         c.execute(f"DROP TABLE {stage}")
 
-    _commit_with_quarantine(
-        con,
-        table,
-        write_rows,
-        step="upsert",
-        what=f"{table} (effective {trade_date})",
-        rejected=rejected,
-        stamp=QuarantineStamp(trade_date, snapshot, run_id, source, now),
-        also=also,
-    )
+    what = f"{table} (effective {trade_date})"
+    _commit_with_quarantine(con, table, write_rows, rejected, stamp, also, "upsert", what)
     return len(rows)
 
 
