@@ -34,17 +34,7 @@ def materialize(home: Path) -> Materialize:
     """Materialise every asset of one partition with the fake source."""
 
     def run(partition: str) -> dg.ExecuteInProcessResult:
-        resources = {
-            "warehouse": WarehouseResource(home=str(home)),
-            "source": FakeSourceResource(home=str(home), variant="good"),
-            "pipeline": PipelineSettingsResource(reports_dir=str(home / "reports")),
-        }
-        with dg.DagsterInstance.ephemeral() as instance:
-            result = dg.materialize(
-                ASSETS, resources=resources, partition_key=partition, instance=instance
-            )
-        assert result.success
-        return result
+        return _materialize_in(home, partition)
 
     return run
 

@@ -27,21 +27,14 @@ import dagster as dg
 import pytest
 from dagster_graphql.test.utils import define_out_of_process_context, execute_dagster_graphql
 
+from hk_pipeline_tests.backfill_graphql import LAUNCH_BACKFILL, backfill_params
+
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 WORKSPACE = str(PROJECT_DIR / "workspace.yaml")
 DAEMON_TIMEOUT_S = 90.0
 BOTH = ["2025-11-20|midday", "2025-11-20|close", "2025-11-21|midday", "2025-11-21|close"]
 MIDDAY = ["2025-11-20|midday", "2025-11-21|midday"]
 
-LAUNCH_BACKFILL = """
-mutation LaunchPartitionBackfill($backfillParams: LaunchBackfillParams!) {
-  launchPartitionBackfill(backfillParams: $backfillParams) {
-    __typename
-    ... on LaunchBackfillSuccess { backfillId }
-    ... on PythonError { message }
-  }
-}
-"""
 ASSET_KEYS = "{ assetNodes { assetKey { path } } }"
 # What the backfill's page shows per asset: partitions targeted and in progress (requested).
 BACKFILL_STATUS = """
@@ -100,12 +93,7 @@ def daemon(dagster_home: Path) -> Iterator[subprocess.Popen]:
 
 def launch(context: Any, partitions: list[str]) -> str:
     nodes = execute_dagster_graphql(context, ASSET_KEYS).data["assetNodes"]
-    params = {
-        "assetSelection": [{"path": n["assetKey"]["path"]} for n in nodes],
-        "partitionNames": partitions,
-        "fromFailure": False,
-        "tags": [],
-    }
+    params = backfill_params(nodes, partitions)
     result = execute_dagster_graphql(context, LAUNCH_BACKFILL, {"backfillParams": params})
     launched = result.data["launchPartitionBackfill"]
     assert launched["__typename"] == "LaunchBackfillSuccess", launched

@@ -30,6 +30,7 @@ import duckdb
 import pytest
 from filelock import FileLock
 
+from hk_pipeline.config import Settings
 from hk_pipeline_tests.lake_access import read_home
 
 RECAP_DAY = date(2025, 11, 21)
@@ -42,6 +43,16 @@ REFERENCE_DIR = Path(__file__).parents[1] / "fixtures" / "reference"
 RECAP_JSON = REFERENCE_DIR / "market-recap-2025-11-21-midday.json"
 RECAP_TXT = REFERENCE_DIR / "market-recap-2025-11-21-midday.txt"
 HSI_YAHOO_CSV = REFERENCE_DIR / "hsi_daily_yahoo.csv"
+MART_TABLES = (
+    "mart.index_moves",
+    "mart.index_attribution",
+    "mart.market_breadth",
+    "mart.sector_performance",
+    "mart.top_turnover",
+    "mart.top_movers",
+    "mart.macro_asof",
+)
+"""Every mart a run writes, listed here rather than read from the code under test."""
 
 LINEAGE = ("run_id", "loaded_at", "quarantined_at")
 DONE = "built.json"
@@ -56,19 +67,12 @@ class Built:
     info: dict[str, Any]
 
     @property
-    def warehouse(self) -> Path:
-        return self.home / "warehouse.duckdb"
-
-    @property
-    def reports_dir(self) -> Path:
-        return self.home / "reports"
-
-    @property
-    def dagster_home(self) -> Path:
-        return self.home / "dagster"
+    def settings(self) -> Settings:
+        """The pipeline's settings on this home: where it keeps reports, Dagster's files..."""
+        return Settings(home=self.home)
 
     def connect(self) -> duckdb.DuckDBPyConnection:
-        return read_home(self.warehouse)
+        return read_home(self.settings.warehouse_path)
 
 
 @contextlib.contextmanager
@@ -267,17 +271,11 @@ def recap() -> dict[str, Any]:
 
 @pytest.fixture
 def recap_con(recap_home: Built) -> Iterator[duckdb.DuckDBPyConnection]:
-    con = recap_home.connect()
-    try:
+    with contextlib.closing(recap_home.connect()) as con:
         yield con
-    finally:
-        con.close()
 
 
 @pytest.fixture
 def week_con(week_home: Built) -> Iterator[duckdb.DuckDBPyConnection]:
-    con = week_home.connect()
-    try:
+    with contextlib.closing(week_home.connect()) as con:
         yield con
-    finally:
-        con.close()

@@ -16,6 +16,7 @@ import pytest
 from hk_pipeline import calendar
 from hk_pipeline_tests.end_to_end.conftest import (
     HSI_YAHOO_CSV,
+    MART_TABLES,
     WEEK_END,
     WEEK_START,
     Built,
@@ -24,15 +25,6 @@ from hk_pipeline_tests.end_to_end.conftest import (
 
 DAYS = [WEEK_START + timedelta(days=i) for i in range((WEEK_END - WEEK_START).days + 1)]
 PARTITIONS = [(d, s) for d in DAYS for s in ("midday", "close")]
-MART_TABLES = (
-    "mart.index_moves",
-    "mart.index_attribution",
-    "mart.market_breadth",
-    "mart.sector_performance",
-    "mart.top_turnover",
-    "mart.top_movers",
-    "mart.macro_asof",
-)
 RAW_TABLES = ("raw.quotes", "raw.index_levels", "raw.intraday_bars")
 
 
@@ -52,7 +44,7 @@ def test_backfill_ran_every_partition_in_ranged_runs(week_home: Built) -> None:
     ]
     with (
         pipeline_env(week_home.home),  # DAGSTER_HOME set, as the UI and the CLI have it
-        dg.DagsterInstance.from_config(str(week_home.dagster_home)) as instance,
+        dg.DagsterInstance.from_config(str(week_home.settings.dagster_home)) as instance,
     ):
         runs = instance.get_runs()
         assert all(r.is_success for r in runs)

@@ -28,6 +28,7 @@ import pytest
 from hk_pipeline import calendar
 from hk_pipeline_tests.end_to_end.conftest import table_checksum
 from hk_pipeline_tests.lake_access import copy_lake, read_home
+from hk_pipeline_tests.landing_fixture import FILES_2025_11_21_MIDDAY
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "landing"
 DAYS = (date(2025, 11, 20), date(2025, 11, 21))
@@ -350,14 +351,7 @@ def test_every_row_says_landing_and_each_file_is_recorded_with_its_checksum(con)
         (d, s): {(k, p) for d2, s2, k, p, _, _ in loads if (d2, s2) == (d, s)}
         for d, s in PARTITIONS
     }
-    assert by_partition[(DAYS[1], "midday")] == {
-        ("securities", "securities/2025-11-21.csv"),
-        ("index_constituents", "index_constituents/2025-09-08.csv"),
-        ("quotes", "quotes/2025-11-21_midday.csv"),
-        ("index_levels", "index_levels/2025-11-21_midday.csv"),
-        ("intraday_bars", "intraday_bars/2025-11-21_midday.csv"),
-        ("macro_series", "macro_series/readings.csv"),
-    }
+    assert by_partition[(DAYS[1], "midday")] == set(FILES_2025_11_21_MIDDAY)
     assert ("securities", "securities/2025-11-03.csv") in by_partition[(DAYS[0], "close")]
     assert not any(k == "intraday_bars" for k, _ in by_partition[(DAYS[0], "close")])
 
@@ -394,12 +388,18 @@ def test_the_chart_says_no_intraday_bars_where_the_file_is_absent(home: Path) ->
 # --- faults ---------------------------------------------------------------------------------
 
 
+def close_quotes_of_a_copy(home: Path, dest: Path) -> tuple[Path, Path, list[str]]:
+    """A copy of ``home`` at ``dest``, its landed 2025-11-21 close quotes file and that file's
+    lines (to edit and write back)."""
+    copy = copy_home(home, dest)
+    path = copy / "landing" / "quotes" / "2025-11-21_close.csv"
+    return copy, path, path.read_text(encoding="utf-8").splitlines(keepends=True)
+
+
 def test_a_malformed_file_fails_naming_file_and_line_and_changes_nothing(
     home: Path, tmp_path: Path
 ) -> None:
-    copy = copy_home(home, tmp_path / "malformed")
-    path = copy / "landing" / "quotes" / "2025-11-21_close.csv"
-    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    copy, path, lines = close_quotes_of_a_copy(home, tmp_path / "malformed")
     assert lines[3].startswith("00016,")
     lines[3] = lines[3].replace("95.4,", "95.4.1,", 1)  # the `last` of line 4
     path.write_text("".join(lines), encoding="utf-8")
@@ -415,9 +415,7 @@ def test_a_malformed_file_fails_naming_file_and_line_and_changes_nothing(
 def test_a_row_failing_validation_is_quarantined_with_file_and_line(
     home: Path, tmp_path: Path
 ) -> None:
-    copy = copy_home(home, tmp_path / "negative")
-    path = copy / "landing" / "quotes" / "2025-11-21_close.csv"
-    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    copy, path, lines = close_quotes_of_a_copy(home, tmp_path / "negative")
     assert lines[1].startswith("00002,66.65,")  # CLP: in no index, so not critical
     lines[1] = "00002,66.65,66.6,66.65,66.45,-66.55,3500000,232875000\n"
     path.write_text("".join(lines), encoding="utf-8")

@@ -17,7 +17,9 @@ import pandas as pd
 import pytest
 
 from hk_pipeline.paths import SAMPLE_DATA_DIR
+from hk_pipeline.warehouse.ddl import QUARANTINED
 from hk_pipeline_tests.end_to_end.conftest import (
+    MART_TABLES,
     MEMBERSHIP_DAY,
     RECAP_DAY,
     RECAP_SNAPSHOT,
@@ -94,6 +96,12 @@ def test_breadth_from_raw_quotes_matches_the_recap(
     assert 0 < untraded < flat  # untraded shares exist and are counted as flat
 
 
+def _turnover_row(t: dict) -> tuple:
+    """A recap top-turnover entry as the queries return it: symbol, name, last, change (%),
+    turnover (HKD bn)."""
+    return (t["symbol"], t["name"], t["last"], t["change_pct"], round(t["turnover_hkd"] / 1e9, 3))
+
+
 def test_top_turnover_from_raw_quotes_matches_the_recap(
     recap_con: duckdb.DuckDBPyConnection, recap: dict
 ) -> None:
@@ -110,16 +118,7 @@ def test_top_turnover_from_raw_quotes_matches_the_recap(
         """,
         PART,
     ).fetchall()
-    assert rows == [
-        (
-            t["symbol"],
-            t["name"],
-            t["last"],
-            t["change_pct"],
-            round(t["turnover_hkd"] / 1e9, 3),
-        )
-        for t in recap["top_turnover"]
-    ]
+    assert rows == [_turnover_row(t) for t in recap["top_turnover"]]
 
 
 def test_index_moves_mart_matches_the_recap(
@@ -167,17 +166,7 @@ def test_top_turnover_mart_matches_the_recap(
         """,
         PART,
     ).fetchall()
-    assert rows == [
-        (
-            t["rank"],
-            t["symbol"],
-            t["name"],
-            t["last"],
-            t["change_pct"],
-            round(t["turnover_hkd"] / 1e9, 3),
-        )
-        for t in recap["top_turnover"]
-    ]
+    assert rows == [(t["rank"], *_turnover_row(t)) for t in recap["top_turnover"]]
 
 
 def test_the_run_prints_the_recap_figures(recap_home: Built, recap: dict) -> None:
@@ -334,7 +323,9 @@ def test_report_command_and_file_carry_the_review(
     out = capsys.readouterr().out
     assert code == 0
     assert out == review + "\n"
-    written = (recap_home.reports_dir / f"{D.isoformat()}_{SNAP}.md").read_text(encoding="utf-8")
+    written = (recap_home.settings.reports_dir / f"{D.isoformat()}_{SNAP}.md").read_text(
+        encoding="utf-8"
+    )
     assert written.startswith(review)
     assert f"]({D.isoformat()}_{SNAP}.png)" in written[len(review) :]
 
@@ -420,7 +411,7 @@ def test_sectors_technology_leads_the_decline_property_and_healthcare_up(
 def test_chart_is_a_real_png_of_the_snapshot(recap_home: Built, recap: dict) -> None:
     from PIL import Image
 
-    path = recap_home.reports_dir / f"{D.isoformat()}_{SNAP}.png"
+    path = recap_home.settings.reports_dir / f"{D.isoformat()}_{SNAP}.png"
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert path.stat().st_size > 10_000
     with Image.open(path) as im:
@@ -453,13 +444,7 @@ def test_second_run_leaves_identical_contents(recap_home: Built) -> None:
         "raw.index_levels",
         "raw.intraday_bars",
         "raw.macro_series",
-        "mart.index_moves",
-        "mart.index_attribution",
-        "mart.market_breadth",
-        "mart.sector_performance",
-        "mart.top_turnover",
-        "mart.top_movers",
-        "mart.macro_asof",
+        *MART_TABLES,
         "ref.securities",
         "ref.index_constituents",
     } <= tables
@@ -504,14 +489,8 @@ def test_hsi_members_point_in_time(recap_home: Built) -> None:
 
 
 def test_every_row_says_sample(recap_con: duckdb.DuckDBPyConnection) -> None:
-    for table in (
-        "ref.securities",
-        "ref.index_constituents",
-        "raw.quotes",
-        "raw.index_levels",
-        "raw.intraday_bars",
-        "raw.macro_series",
-    ):
+    # every validated table but raw.index_contributions, which only the live source fills
+    for table in (t for t in QUARANTINED if t != "raw.index_contributions"):
         sources = recap_con.execute(f"SELECT DISTINCT source FROM {table}").fetchall()
         assert sources == [("sample",)], table
 

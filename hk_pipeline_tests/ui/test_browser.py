@@ -30,6 +30,7 @@ from hk_pipeline import calendar
 from hk_pipeline.config import load_settings
 from hk_pipeline.paths import PROJECT_DIR
 from hk_pipeline.warehouse.readers import open_reader
+from hk_pipeline_tests.backfill_graphql import LAUNCH_BACKFILL, backfill_params
 
 START, END, SNAPSHOT = date(2025, 11, 20), date(2025, 11, 21), "midday"
 CLI_DAY = date(2025, 11, 19)  # a CLI run writes its close while the UI's backfill runs
@@ -41,21 +42,6 @@ CHAIN = ["ref/securities", "raw/quotes", "mart/index_moves", "mart/market_report
 
 ASSET_NODES_QUERY = """
 { assetNodes { assetKey { path } groupName isPartitioned dependencyKeys { path } } }
-"""
-# The mutation of the UI's launch dialog (LaunchPartitionBackfill), with the parameters it
-# sends for an asset selection whose only common job is the implicit asset job:
-# assetSelection + partitionNames, no partition set selector.
-LAUNCH_BACKFILL = """
-mutation LaunchPartitionBackfill($backfillParams: LaunchBackfillParams!) {
-  launchPartitionBackfill(backfillParams: $backfillParams) {
-    __typename
-    ... on LaunchBackfillSuccess { backfillId }
-    ... on PartitionSetNotFoundError { message }
-    ... on PartitionKeysNotFoundError { message }
-    ... on PythonError { message }
-    ... on UnauthorizedError { message }
-  }
-}
 """
 BACKFILL_QUERY = """
 query Backfill($id: String!) {
@@ -282,12 +268,7 @@ def test_asset_graph_and_one_snapshot_backfill(
     # first: the daemon picks backfills up every 30 s, so the browser checks run meanwhile.
     partitions = [f"{d.isoformat()}|{SNAPSHOT}" for d in calendar.trading_days(START, END)]
     assert partitions == ["2025-11-20|midday", "2025-11-21|midday"]
-    params = {
-        "assetSelection": [{"path": node["assetKey"]["path"]} for node in nodes],
-        "partitionNames": partitions,
-        "fromFailure": False,
-        "tags": [],
-    }
+    params = backfill_params(nodes, partitions)
     launched = ui.graphql(LAUNCH_BACKFILL, {"backfillParams": params})["launchPartitionBackfill"]
     assert launched["__typename"] == "LaunchBackfillSuccess", launched
     backfill_id = launched["backfillId"]

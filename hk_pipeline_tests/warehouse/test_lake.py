@@ -7,6 +7,7 @@ S3 server started by the tests.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import sqlite3
@@ -213,13 +214,15 @@ def test_two_writers_at_once_lose_nothing(
     assert (day, n, runs) == ("2025-11-21", 50, 1) and low == high and low in (205.0, 305.0)
 
 
+def write_apart(settings: Settings, frame: pd.DataFrame) -> None:
+    """Write ``frame`` on a connection of its own, closed afterwards."""
+    with contextlib.closing(connect(settings)) as con:
+        write(con, frame)
+
+
 def test_the_postgres_catalog_holds_the_lake(pg_database: PgDatabase, tmp_path: Path) -> None:
     settings = Settings(home=tmp_path, catalog=f"postgres:{pg_database.dsn}")
-    con = connect(settings)
-    try:
-        write(con, levels(7, 10.0))
-    finally:
-        con.close()
+    write_apart(settings, levels(7, 10.0))
     assert not (tmp_path / "catalog.sqlite").exists()
     with pg_database.connect() as pg, pg.cursor() as cur:
         cur.execute("SELECT count(*) FROM ducklake_table")
@@ -236,11 +239,7 @@ def test_s3_data_path(s3_endpoint, tmp_path: Path, monkeypatch: pytest.MonkeyPat
         monkeypatch.setenv(key, value)
     bucket = s3_endpoint.new_bucket()
     settings = Settings(home=tmp_path, data_path=f"s3://{bucket}/lake")
-    con = connect(settings)
-    try:
-        write(con, levels(40, 3.0))
-    finally:
-        con.close()
+    write_apart(settings, levels(40, 3.0))
     keys = s3_endpoint.keys(bucket)
     assert any(
         k.startswith("lake/raw/index_levels/trade_date=2025-11-21/snapshot=midday/") for k in keys

@@ -11,6 +11,7 @@ from hk_pipeline.sources.landing import (
     landing_manifest,
     missing_for,
 )
+from hk_pipeline_tests.landing_fixture import FILES_2025_11_21_MIDDAY
 
 from .conftest import write
 
@@ -64,14 +65,7 @@ def test_zero_byte_file_counts_as_missing_and_parquet_as_present(landing: Path) 
 def test_manifest_lists_the_files_a_run_reads(fixture_root: Path) -> None:
     files = landing_manifest(fixture_root, D2, "midday")
     names = [(f.kind, f.path.relative_to(fixture_root).as_posix()) for f in files]
-    assert names == [
-        ("securities", "securities/2025-11-21.csv"),
-        ("index_constituents", "index_constituents/2025-09-08.csv"),
-        ("quotes", "quotes/2025-11-21_midday.csv"),
-        ("index_levels", "index_levels/2025-11-21_midday.csv"),
-        ("intraday_bars", "intraday_bars/2025-11-21_midday.csv"),
-        ("macro_series", "macro_series/readings.csv"),
-    ]
+    assert names == list(FILES_2025_11_21_MIDDAY)
     for f in files:
         assert f.size == f.path.stat().st_size and len(f.sha256) == 64
         assert f.modified.tzinfo is not None

@@ -63,6 +63,19 @@ def route(request: httpx.Request) -> httpx.Response:
     raise AssertionError(f"unexpected request {request.url}")
 
 
+def failing_at(
+    host: str, error: Callable[[httpx.Request], Exception]
+) -> Callable[[httpx.Request], httpx.Response]:
+    """A handler that answers from the fixtures except for ``host``, where it raises ``error``."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.host == host:
+            raise error(request)
+        return route(request)
+
+    return handler
+
+
 def live(handler: Callable[[httpx.Request], httpx.Response] = route, today: date = DAY):
     rec = Recorder(handler)
     source = LiveSource(
@@ -213,12 +226,8 @@ def test_429_then_success_retries_once(
 def test_timeout_exhausted_is_a_clear_error(
     provider: str, host: str, call: Callable, today: date
 ) -> None:
-    def handler(request: httpx.Request) -> httpx.Response:
-        if request.url.host == host:
-            raise httpx.ReadTimeout("timed out", request=request)
-        return route(request)
-
-    source, rec = live(handler, today)
+    timeout = failing_at(host, lambda r: httpx.ReadTimeout("timed out", request=r))
+    source, rec = live(timeout, today)
     with pytest.raises(ProviderError) as err:
         call(source)
     message = str(err.value)
@@ -230,12 +239,10 @@ def test_timeout_exhausted_is_a_clear_error(
 def test_dns_failure_fails_fast_naming_the_host(
     provider: str, host: str, call: Callable, today: date
 ) -> None:
-    def handler(request: httpx.Request) -> httpx.Response:
-        if request.url.host == host:
-            raise httpx.ConnectError("[Errno -2] Name or service not known", request=request)
-        return route(request)
-
-    source, rec = live(handler, today)
+    no_dns = failing_at(
+        host, lambda r: httpx.ConnectError("[Errno -2] Name or service not known", request=r)
+    )
+    source, rec = live(no_dns, today)
     with pytest.raises(ProviderUnreachable) as err:
         call(source)
     message = str(err.value)
