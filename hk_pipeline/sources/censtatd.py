@@ -86,22 +86,20 @@ def readings(payload: Any) -> list[dict[str, Any]]:
 def to_rows(records: list[dict[str, Any]], fetched_on: date) -> pd.DataFrame:
     where = table_url()
     parsed: list[tuple[str, float | str | None]] = []
-    seen: set[str] = set()
     for rec in records:
         raw = str(rec.get("period") or "")
         if len(raw) != 6 or not raw.isdigit():
             raise SourceError(f"{PROVIDER}: {where}: period {raw!r} is not YYYYMM")
         period = f"{raw[:4]}-{raw[4:]}"
-        if period in seen:
-            raise SourceError(f"{PROVIDER}: {where} lists {SV} {period} twice; refused")
-        seen.add(period)
         parsed.append((period, parse_number(rec.get("figure"))))
     released_on = {period: estimated_release(period, fetched_on) for period, _ in parsed}
     refusal = (
         f"{PROVIDER}: {where} (table {TABLE_ID}) has no {SV}/{FREQ} figures: no usable"
         " rows, refused"
     )
-    return readings_frame(parsed, SERIES, released_on, refusal)
+    return readings_frame(
+        parsed, SERIES, released_on, refusal, lists=f"{PROVIDER}: {where} lists {SV}"
+    )
 
 
 class Censtatd(ClientProvider):

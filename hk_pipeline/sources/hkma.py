@@ -110,21 +110,17 @@ def to_rows(records: list[dict[str, Any]], fetched_on: date, where: str = URL) -
     """raw.macro_series rows of the records; ``where`` (the URL) names the answer in errors."""
     require_fields(PROVIDER, where, records, (PERIOD_FIELD, VALUE_FIELD))
     parsed: list[tuple[str, float | str | None]] = []
-    seen: set[str] = set()
     for rec in records:
         period, value = rec.get(PERIOD_FIELD), parse_number(rec.get(VALUE_FIELD))
         if not isinstance(period, str) or len(period) != 7:
             raise SourceError(f"{PROVIDER}: {where}: end_of_month {period!r} is not YYYY-MM")
-        if period in seen:
-            raise SourceError(f"{PROVIDER}: {where} lists {period} twice; refused")
-        seen.add(period)
         parsed.append((period, value))
     released_on = {period: estimated_release(period, fetched_on) for period, _ in parsed}
     refusal = (
         f"{PROVIDER}: {where}: {len(records)} records but not one {VALUE_FIELD} figure: no"
         " usable rows, refused (an empty series is never a success)"
     )
-    return readings_frame(parsed, SERIES, released_on, refusal)
+    return readings_frame(parsed, SERIES, released_on, refusal, lists=f"{PROVIDER}: {where} lists")
 
 
 class Hkma(ClientProvider):

@@ -57,6 +57,7 @@ def readings_frame(
     series: MacroSeries,
     released_on: Mapping[str, date],
     refusal: str,
+    lists: str,
 ) -> pd.DataFrame:
     """raw.macro_series rows of a live provider's (period, value) readings, in their order.
 
@@ -64,8 +65,14 @@ def readings_frame(
     success). A placeholder after the newest published figure is a period not published yet
     and is dropped; one before it is a gap and stays (NULL value) so validation quarantines
     it. Text that is not a number stays text (an object column) so validation quarantines
-    it, naming it. ``released_on`` maps each period to its release day.
+    it, naming it. ``released_on`` maps each period to its release day. A period listed twice
+    refuses the load: ``"<lists> <period> twice; refused"``.
     """
+    seen: set[str] = set()
+    for period, _ in parsed:
+        if period in seen:
+            raise SourceError(f"{lists} {period} twice; refused")
+        seen.add(period)
     published = [p for p, v in parsed if not is_placeholder(v)]
     if not published:
         raise SourceError(refusal)
