@@ -21,6 +21,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from hypothesis import HealthCheck, Phase, settings
 
 from hk_pipeline.warehouse.ddl import apply_ddl
 from hk_pipeline_tests.lake_access import read_home
@@ -38,9 +39,24 @@ from hk_pipeline_tests.reliability.harness import (
 )
 
 LONG = os.environ.get("HK_PIPELINE_RELIABILITY", "").strip().lower() == "long"
+
+
 # The summary hooks live in hk_pipeline_tests/conftest.py: under pytest-xdist only the root
 # conftest is loaded in the controller, where the reports arrive.
 from hk_pipeline_tests.conftest import RELIABILITY_PROPERTY as _PROPERTY  # noqa: E402
+
+
+def hypothesis_settings(examples: int, long_examples: int) -> settings:
+    """The reliability tests' Hypothesis settings: ``examples`` cases, the same every CI run (a
+    red build names a real regression, not a new draw); long mode explores ``long_examples``
+    fresh ones. No shrinking: CI time."""
+    return settings(
+        max_examples=long_examples if LONG else examples,
+        deadline=None,
+        derandomize=not LONG,
+        phases=[Phase.explicit, Phase.reuse, Phase.generate],
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
 
 
 @dataclass

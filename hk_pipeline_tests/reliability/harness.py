@@ -69,15 +69,16 @@ def child_env(home: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def run_cli(
+def _finished(
+    command: list[str],
     home: Path,
-    *argv: str,
-    env: dict[str, str] | None = None,
-    preexec_fn: Callable[[], None] | None = None,
-    timeout: float = 300,
+    env: dict[str, str] | None,
+    preexec_fn: Callable[[], None] | None,
+    timeout: float,
 ) -> subprocess.CompletedProcess[str]:
+    """``command`` run to its end on ``home`` (child_env plus ``env``), output captured."""
     return subprocess.run(
-        [HK_PIPELINE, *argv],
+        command,
         env=child_env(home, **(env or {})),
         capture_output=True,
         text=True,
@@ -85,6 +86,16 @@ def run_cli(
         preexec_fn=preexec_fn,
         check=False,
     )
+
+
+def run_cli(
+    home: Path,
+    *argv: str,
+    env: dict[str, str] | None = None,
+    preexec_fn: Callable[[], None] | None = None,
+    timeout: float = 300,
+) -> subprocess.CompletedProcess[str]:
+    return _finished([HK_PIPELINE, *argv], home, env, preexec_fn, timeout)
 
 
 def start_cli(home: Path, *argv: str, env: dict[str, str] | None = None) -> subprocess.Popen:
@@ -355,12 +366,4 @@ def run_cli_mounted(
             "exit $rc",
         ]
     )
-    return subprocess.run(
-        [*UNSHARE, script, "sh", HK_PIPELINE, *argv],
-        env=child_env(home, **(env or {})),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        preexec_fn=preexec_fn,
-        check=False,
-    )
+    return _finished([*UNSHARE, script, "sh", HK_PIPELINE, *argv], home, env, preexec_fn, timeout)

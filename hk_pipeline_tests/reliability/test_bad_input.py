@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from hk_pipeline.schemas.validate import SchemaMismatchError, validate_frame
@@ -21,21 +21,12 @@ from hk_pipeline.sources import eastmoney, hkma, yahoo
 from hk_pipeline.sources.base import SourceError
 from hk_pipeline.sources.http import HttpClient
 from hk_pipeline.sources.landing import LandingSource
-from hk_pipeline_tests.reliability.conftest import LONG
+from hk_pipeline_tests.reliability.conftest import hypothesis_settings
 
 AREA = "bad input"
 DAY = date(2025, 11, 21)
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "live"
-EXAMPLES = 1000 if LONG else 120
-SETTINGS = settings(
-    max_examples=EXAMPLES,
-    deadline=None,
-    # CI sees the same cases every run (a red build names a real regression, not a new draw);
-    # long mode explores fresh random cases.
-    derandomize=not LONG,
-    phases=[Phase.explicit, Phase.reuse, Phase.generate],  # no shrinking: CI time
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+SETTINGS = hypothesis_settings(120, long_examples=1000)
 
 odd_numbers = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True),

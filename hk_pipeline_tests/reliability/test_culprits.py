@@ -250,17 +250,22 @@ print(count(), flush=True)
 """
 
 
-@pytest.fixture
-def reader(trial_home: Path) -> Iterator[subprocess.Popen]:
-    """A Python reader of the lake holding one transaction (one snapshot) until told."""
-    proc = subprocess.Popen(
+def start_reader(home: Path) -> subprocess.Popen:
+    """A Python reader of the lake at ``home`` (READER): it holds one transaction until told."""
+    return subprocess.Popen(
         [sys.executable, "-c", READER],
-        env=child_env(trial_home),
+        env=child_env(home),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+@pytest.fixture
+def reader(trial_home: Path) -> Iterator[subprocess.Popen]:
+    """A Python reader of the lake holding one transaction (one snapshot) until told."""
+    proc = start_reader(trial_home)
     yield proc
     if proc.poll() is None:
         proc.kill()
@@ -329,14 +334,7 @@ def test_a_reader_blocking_a_rollback_journal_catalog_is_named_as_a_reader(
     t.trials += 1
     catalog = trial_home / "catalog.sqlite"
     _journal_mode(catalog, "delete")
-    reader = subprocess.Popen(
-        [sys.executable, "-c", READER],
-        env=child_env(trial_home),
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    reader = start_reader(trial_home)
     run = None
     try:
         assert reader.stdout is not None and int(reader.stdout.readline()) > 0

@@ -23,7 +23,7 @@ import dagster as dg
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from hk_pipeline import calendar
@@ -36,7 +36,7 @@ from hk_pipeline.sources.base import SourceError
 from hk_pipeline.sources.landing import LandingEmptyFileError, LandingSource, session_traded
 from hk_pipeline.sources.landing_read import COLUMNS, OPTIONAL_COLUMNS
 from hk_pipeline_tests.lake_access import read_home
-from hk_pipeline_tests.reliability.conftest import LONG, _built_once
+from hk_pipeline_tests.reliability.conftest import _built_once, hypothesis_settings
 from hk_pipeline_tests.reliability.harness import (
     BASE,
     NEW,
@@ -66,15 +66,7 @@ FILES: dict[str, tuple[str, TableSpec]] = {
     "securities": ("securities/2025-11-21", SECURITIES),
     "index_constituents": ("index_constituents/2025-09-08", INDEX_CONSTITUENTS),
 }
-EXAMPLES = 300 if LONG else 40
-HYPOTHESIS = settings(
-    max_examples=EXAMPLES,
-    deadline=None,
-    # CI sees the same cases every run; long mode explores fresh ones
-    derandomize=not LONG,
-    phases=[Phase.explicit, Phase.reuse, Phase.generate],  # no shrinking: CI time
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+HYPOTHESIS = hypothesis_settings(40, long_examples=300)
 _ARROW = {
     "str": pa.string(),
     "float": pa.float64(),

@@ -32,37 +32,38 @@ AREA = "ui start"
 START_TIMEOUT = 120.0
 
 
-def _session(sid: int) -> list[str]:
-    """Command lines of the live processes of session ``sid`` (zombies excluded)."""
-    out = []
+def _processes(*names: str) -> Iterator[tuple[int, list[bytes]]]:
+    """(pid, the bytes of ``/proc/<pid>/<name>`` for each of ``names``) of every process
+    still there once read."""
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
         try:
-            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
-            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            contents = [(proc / name).read_bytes() for name in names]
         except OSError:  # ended while we looked
             continue
+        yield int(proc.name), contents
+
+
+def _session(sid: int) -> list[str]:
+    """Command lines of the live processes of session ``sid`` (zombies excluded)."""
+    out = []
+    for _pid, (stat, cmdline) in _processes("stat", "cmdline"):
+        fields = stat.decode().rsplit(")", 1)[1].split()
         state, session = fields[0], int(fields[3])
         if session == sid and state != "Z":
-            out.append(cmdline.strip())
+            out.append(cmdline.replace(b"\0", b" ").decode().strip())
     return out
 
 
 def _daemons(home: Path) -> list[int]:
     """Pids of Dagster daemons running on ``home`` (by their DAGSTER_HOME)."""
-    out = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            cmdline = (proc / "cmdline").read_bytes()
-            environ = (proc / "environ").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if b"dagster._daemon" in cmdline and f"DAGSTER_HOME={home}/dagster".encode() in environ:
-            out.append(int(proc.name))
-    return out
+    marker = f"DAGSTER_HOME={home}/dagster".encode()
+    return [
+        pid
+        for pid, (cmdline, environ) in _processes("cmdline", "environ")
+        if b"dagster._daemon" in cmdline and marker in environ.split(b"\0")
+    ]
 
 
 def _ui(home: Path, *argv: str, log: IO[str] | None = None) -> subprocess.Popen:
