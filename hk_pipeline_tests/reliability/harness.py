@@ -113,6 +113,17 @@ def error_lines(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if line.startswith("error:")]
 
 
+def one_error_line(stderr: str, *needles: str) -> str:
+    """The failure a command reported in one line: asserts exactly one ``error:`` line, no
+    traceback, and every needle in that line; returns it."""
+    errors = error_lines(stderr)
+    assert len(errors) == 1 and "Traceback" not in stderr, stderr[-3000:]
+    line = errors[0]
+    for needle in needles:
+        assert needle in line, f"{needle!r} not in: {line}"
+    return line
+
+
 def _tables(con: duckdb.DuckDBPyConnection) -> list[tuple[str, list[str]]]:
     rows = con.execute(
         "SELECT schema_name || '.' || table_name, list(column_name ORDER BY column_index)"

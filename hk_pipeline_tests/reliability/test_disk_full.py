@@ -35,6 +35,7 @@ from hk_pipeline_tests.reliability.harness import (
     error_lines,
     full_tmpfs,
     mounts_available,
+    one_error_line,
     read_only_mount,
     read_state,
     run_args,
@@ -65,12 +66,7 @@ def _file_size_limit(limit: int) -> Callable[[], None]:
 def _one_line(result, *needles: str) -> str:
     """The command failed with exit 1 and exactly one `error:` line holding every needle."""
     assert result.returncode == 1, result.stderr[-1500:]
-    errors = error_lines(result.stderr)
-    assert len(errors) == 1 and "Traceback" not in result.stderr, result.stderr[-3000:]
-    line = errors[0]
-    for needle in needles:
-        assert needle in line, f"{needle!r} not in: {line}"
-    return line
+    return one_error_line(result.stderr, *needles)
 
 
 def _completes(home: Path, reference: State, env: dict[str, str] | None = None) -> None:

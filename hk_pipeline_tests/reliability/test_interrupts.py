@@ -35,7 +35,7 @@ from hk_pipeline_tests.reliability.harness import (
     NEW,
     State,
     child_env,
-    error_lines,
+    one_error_line,
     read_state,
     run_args,
     run_cli,
@@ -98,14 +98,6 @@ def _stop(proc: subprocess.Popen, signum: int) -> float:
     return time.monotonic() - sent
 
 
-def _the_one_line(stderr: str, *needles: str) -> str:
-    errors = error_lines(stderr)
-    assert len(errors) == 1 and "Traceback" not in stderr, stderr[-3000:]
-    for needle in needles:
-        assert needle in errors[0], f"{needle!r} not in: {errors[0]}"
-    return errors[0]
-
-
 def _catalog_free(catalog: Path) -> bool:
     """A write lock on the catalog is granted at once (in another process: two SQLite
     libraries in one process must not share a file's locks)."""
@@ -166,7 +158,7 @@ def test_sigterm_stops_a_run_waiting_for_a_locked_catalog(
             proc.wait()
     assert took < STOP_WITHIN, f"stopped {took:.1f} s after SIGTERM"
     assert proc.returncode == 143
-    line = _the_one_line(stderr.text(), "interrupted by SIGTERM", f"{NEW[0]}|{NEW[1]}")
+    line = one_error_line(stderr.text(), "interrupted by SIGTERM", f"{NEW[0]}|{NEW[1]}")
     assert "rolled back" in line
     t.cases += 1
     # the run holds nothing: Dagster's instance lock is free, and once the holder is gone the
@@ -241,7 +233,7 @@ def test_ctrl_c_ends_a_backfill_stuck_on_a_stalled_proxy_and_the_next_run_comple
             proc.wait()
     assert took < STOP_WITHIN, f"stopped {took:.1f} s after Ctrl-C"
     assert proc.returncode == 130
-    line = _the_one_line(stderr.text(), "interrupted by SIGINT", "backfill", "ended at once")
+    line = one_error_line(stderr.text(), "interrupted by SIGINT", "backfill", "ended at once")
     t.cases += 1
     # the run the process could not finish is recorded as failed, not left "started"
     run_id = line.split("Dagster records run ", 1)[1].split(" ", 1)[0]
