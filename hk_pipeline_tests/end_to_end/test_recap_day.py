@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 from hk_pipeline.paths import SAMPLE_DATA_DIR
-from hk_pipeline.warehouse.ddl import QUARANTINED
+from hk_pipeline.tables import source_tables
 from hk_pipeline_tests.end_to_end.conftest import (
     MART_TABLES,
     MEMBERSHIP_DAY,
@@ -490,7 +490,7 @@ def test_hsi_members_point_in_time(recap_home: Built) -> None:
 
 def test_every_row_says_sample(recap_con: duckdb.DuckDBPyConnection) -> None:
     # every validated table but raw.index_contributions, which only the live source fills
-    for table in (t for t in QUARANTINED if t != "raw.index_contributions"):
+    for table in (t for t in source_tables() if t != "raw.index_contributions"):
         sources = recap_con.execute(f"SELECT DISTINCT source FROM {table}").fetchall()
         assert sources == [("sample",)], table
 
