@@ -17,7 +17,7 @@ sha256, size) are recorded in the materialisation's metadata (``LANDING_FILES_ME
 """
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -36,6 +36,7 @@ from hk_pipeline.ingest.partition_load import Prepared
 from hk_pipeline.ingest.supersede import ManySnapshotsError
 from hk_pipeline.schemas.validate import MODELS, ValidationOutcome
 from hk_pipeline.sources.base import MarketSource
+from hk_pipeline.sources.landing_errors import LandingEmptyFileError
 from hk_pipeline.warehouse.landing_loads import LoadedFile
 
 SCHEMA_CHECK = "schema"
@@ -294,7 +295,10 @@ def ingest(
     partition and a refused partition leaves the earlier ones of the run written. Tables of
     one multi-asset load together per partition (the sample market simulates a day once); a
     refused table stops at that partition while the step's other tables load the whole
-    range and are materialised, then the step fails with every refusal's message.
+    range and are materialised, then the step fails with every refusal's message. The one
+    exception is a truncated delivery: when a file of the partition is empty
+    (``LandingEmptyFileError``), none of the step's tables writes that partition, so a day
+    never holds new index levels beside old quotes, and all of them stop there.
     """
     market = source.get()
     partitions = run_partitions(context)
@@ -302,19 +306,19 @@ def ingest(
     refused: dict[str, Refused] = {}
     with warehouse.connection() as con, _ahead(specs, market, partitions) as prepared:
         for (trade_date, snapshot), ready in zip(partitions, prepared, strict=True):
-            for spec in specs:
-                if spec.table in refused:
-                    continue  # a refused table stops; the others of the step go on
+            # a refused table stops; the others of the step go on
+            live = [spec for spec in specs if spec.table not in refused]
+            outcomes = {spec.table: _outcome(ready[spec.table]) for spec in live}
+            empty = _empty_file(outcomes.values())
+            for spec in live:
+                got = outcomes[spec.table]
+                if empty is not None and not isinstance(got, Refused):
+                    got = _refused_with_delivery(spec, trade_date, snapshot, empty)
                 try:
+                    if isinstance(got, Refused):
+                        raise got
                     loaded = load_partition(
-                        context,
-                        spec,
-                        market,
-                        con,
-                        pipeline,
-                        trade_date,
-                        snapshot,
-                        prepared=ready[spec.table].result(),
+                        context, spec, market, con, pipeline, trade_date, snapshot, prepared=got
                     )
                 except Refused as exc:
                     refused[spec.table] = _with_progress(exc, len(loads[spec.table]))
@@ -339,6 +343,38 @@ def ingest(
             metadata=failures[0].metadata,
             allow_retries=False,
         ) from next(iter(refused.values()))
+
+
+def _outcome(future: Future[Prepared]) -> Prepared | Refused:
+    """The prepared partition, or its refusal (raised by ``prepare_partition``)."""
+    try:
+        return future.result()
+    except Refused as exc:
+        return exc
+
+
+def _empty_file(outcomes: Iterable[Prepared | Refused]) -> LandingEmptyFileError | None:
+    """The empty landing file that refused one of a partition's tables, if one did."""
+    for got in outcomes:
+        if isinstance(got, Refused) and isinstance(got.__cause__, LandingEmptyFileError):
+            return got.__cause__
+    return None
+
+
+def _refused_with_delivery(
+    spec: TableSpec, trade_date: date, snapshot: str, empty: LandingEmptyFileError
+) -> Refused:
+    """A table whose own file is whole, refused because its delivery is truncated."""
+    failure = dg.Failure(
+        description=(
+            f"{spec.table} {trade_date}|{snapshot} not loaded: its delivery is incomplete"
+            f" ({empty.path} is empty), so nothing of the partition is written"
+        ),
+        allow_retries=False,
+    )
+    refusal = Refused(failure)
+    refusal.__cause__ = empty
+    return refusal
 
 
 @contextmanager

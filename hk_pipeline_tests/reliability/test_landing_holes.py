@@ -219,6 +219,31 @@ def test_an_empty_quotes_file_leaves_the_warehouse_as_it_was(
     t.survived += 1
 
 
+def test_an_empty_quotes_file_keeps_the_rest_of_its_delivery_out(
+    landing_trial: Path, landing_state: State, tally
+) -> None:
+    """Only the quotes file is empty; the same delivery's index levels are whole and changed.
+    Nothing of the partition is written: a day never holds new levels beside old quotes."""
+    t = tally(EMPTY)
+    t.trials += 1
+    landing = landing_trial / "landing"
+    quotes = header_only(landing / "quotes" / "2025-11-21_midday.csv")
+    levels = landing / "index_levels" / "2025-11-21_midday.csv"
+    levels.write_text(levels.read_text().replace("25734.99", "25740.01"))
+    result = run_cli(landing_trial, *run_args(PART), env=LANDING)
+    assert result.returncode == 1, result.stdout[-1000:]
+    error = one_error_line(
+        result.stderr,
+        f"{quotes}: has a header but no data rows",
+        f"raw.index_levels {DAY}|{SNAP} not loaded: its delivery is incomplete ({quotes} is",
+        f"raw.intraday_bars {DAY}|{SNAP} not loaded: its delivery is incomplete",
+    )
+    assert error.count("Re-deliver the complete file") == 1
+    assert tables_differing(read_state(landing_trial), landing_state) == []
+    t.cases += 1
+    t.survived += 1
+
+
 def test_an_empty_master_leaves_the_warehouse_as_it_was(
     landing_trial: Path, landing_state: State, tally
 ) -> None:
