@@ -21,6 +21,7 @@ from hk_pipeline.marts.runner import (
     compute_mart,
     mart_description,
     mart_schema,
+    mart_sources,
     write_mart,
 )
 
@@ -30,29 +31,10 @@ if TYPE_CHECKING:
     import duckdb
     import pandas as pd
 
-QUOTES = dg.AssetKey(["raw", "quotes"])
-INDEX_LEVELS = dg.AssetKey(["raw", "index_levels"])
-MACRO = dg.AssetKey(["raw", "macro_series"])
-SECURITIES = dg.AssetKey(["ref", "securities"])
-CONSTITUENTS = dg.AssetKey(["ref", "index_constituents"])
-CONTRIBUTIONS = dg.AssetKey(["raw", "index_contributions"])
-
-INDEX_DEPS = [QUOTES, INDEX_LEVELS, CONSTITUENTS]
-MARKET_DEPS = [QUOTES, SECURITIES]
 MART_DEPS: dict[str, list[dg.AssetKey]] = {
-    "index_moves": INDEX_DEPS,
-    "index_attribution": [*INDEX_DEPS, CONTRIBUTIONS],
-    "market_breadth": MARKET_DEPS,
-    "sector_performance": MARKET_DEPS,
-    "top_turnover": MARKET_DEPS,
-    "top_movers": MARKET_DEPS,
-    "macro_asof": [MACRO],
+    name: [dg.AssetKey(table.split(".")) for table in mart_sources(name)] for name in MART_NAMES
 }
-if set(MART_DEPS) != set(MART_NAMES):
-    raise RuntimeError(
-        f"hk_pipeline/defs/marts.py declares lineage for {sorted(MART_DEPS)} but the runner"
-        f" has marts {sorted(MART_NAMES)}: add the new mart's upstream tables to MART_DEPS"
-    )
+"""Each mart's upstream tables, read from its SQL (``runner.mart_sources``)."""
 
 # A check receives (con, frame, trade_date, snapshot) and returns (passed, message, metadata).
 CheckFn = Callable[["duckdb.DuckDBPyConnection", "pd.DataFrame", "date", str], Any]
@@ -87,15 +69,6 @@ MART_CHECKS: dict[str, list[MartCheck]] = {
             "breadth_adds_up",
             "Advancers + decliners + unchanged (+ no previous close) = total, per universe.",
             lambda con, f, d, s: mart_checks.check_breadth_adds_up(f),
-        )
-    ],
-    "sector_performance": [
-        MartCheck(
-            "counts_match_breadth",
-            "Industry counts add up to the all-shares row of market_breadth.",
-            lambda con, f, d, s: mart_checks.check_sector_counts(
-                f, compute_mart(con, "market_breadth", d, s)
-            ),
         )
     ],
     "top_turnover": [

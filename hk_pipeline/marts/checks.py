@@ -16,7 +16,6 @@ import pandas as pd
 CheckResult = tuple[bool, str, dict[str, Any]]
 
 BREADTH_PARTS = ("advancers", "decliners", "unchanged", "no_prev_close")
-SECTOR_SUMS = ("advancers", "decliners", "unchanged", "no_prev_close", "total")
 CONTRIBUTION_TOLERANCE_POINTS = 0.01
 LEVEL_TOLERANCE_BP = 1.0
 
@@ -210,20 +209,3 @@ def check_top_turnover(top: pd.DataFrame) -> CheckResult:
     if problems:
         return False, "; ".join(problems), meta
     return True, f"{len(ordered)} distinct symbols in descending turnover", meta
-
-
-def check_sector_counts(sectors: pd.DataFrame, breadth: pd.DataFrame) -> CheckResult:
-    """Industry counts summed over all industries equal the 'all' row of market_breadth."""
-    missing = _missing(sectors, SECTOR_SUMS) + _missing(breadth, [*SECTOR_SUMS, "universe"])
-    if missing:
-        return False, f"frames lack column(s) {missing}", {"missing": missing}
-    everything = breadth[breadth["universe"] == "all"]
-    if len(everything) != 1:
-        return False, "market_breadth has no single 'all' row", {"all_rows": len(everything)}
-    want = {c: int(everything.iloc[0][c]) for c in SECTOR_SUMS}
-    got = {c: int(sectors[c].sum()) for c in SECTOR_SUMS}
-    diff = {c: got[c] - want[c] for c in SECTOR_SUMS if got[c] != want[c]}
-    meta = {"sectors": got, "breadth_all": want, "differences": diff}
-    if diff:
-        return False, f"sector counts differ from breadth 'all': {diff}", meta
-    return True, f"{len(sectors)} industries add up to {want['total']} shares", meta

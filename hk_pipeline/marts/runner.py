@@ -22,8 +22,9 @@ import pandas as pd
 
 from hk_pipeline import calendar
 from hk_pipeline.faults import fault_point
-from hk_pipeline.paths import MARTS_DIR
+from hk_pipeline.paths import MARTS_DIR, VIEWS_DIR
 from hk_pipeline.warehouse.ddl import apply_ddl
+from hk_pipeline.warehouse.rules import ensure_rules
 from hk_pipeline.warehouse.sql_headers import STANDARD_COLUMNS, header_column_docs
 from hk_pipeline.warehouse.tx import registered, write_transaction
 
@@ -43,6 +44,9 @@ MART_SCHEMA = "mart"
 LINEAGE_COLUMNS = ("run_id", "loaded_at")
 _PARAM = re.compile(r"\$([a-z_][a-z0-9_]*)")
 _COMMENT = re.compile(r"--[^\n]*")
+# a table or view the SQL reads: raw.quotes, ref.securities, mart.index_moves, views.x (rules.*
+# are macros, not data, and CTE names carry no schema)
+_SOURCE = re.compile(r"\b(raw|ref|mart|views)\.([a-z_][a-z0-9_]*)\b(?!\s*\()")
 # Marts whose table a connection has created and commented in a committed write_mart: later
 # writes on it only re-read the column names (see _write_columns). Weak keys: an entry goes
 # with its connection, so a new connection (another run) starts over.
@@ -86,6 +90,31 @@ def mart_description(name: str) -> str:
     """The first header line of the mart's SQL, without ``-- mart.<name>:``."""
     first = mart_sql(name).splitlines()[0]
     return first.removeprefix("--").strip().removeprefix(f"{table_name(name)}:").strip()
+
+
+def mart_sources(name: str) -> tuple[str, ...]:
+    """The tables ``mart.<name>`` reads, sorted (``raw.quotes``, ``ref.securities``, ...).
+
+    Read from the SQL itself (comments stripped), so the asset graph's lineage cannot drift
+    from what the SQL does. A view of ``sql/views`` stands for the tables it reads.
+    """
+    return _sources(mart_sql(name), frozenset())
+
+
+def _sources(sql: str, seen: frozenset[str]) -> tuple[str, ...]:
+    found: set[str] = set()
+    for schema, table in _SOURCE.findall(_COMMENT.sub("", sql)):
+        qualified = f"{schema}.{table}"
+        if schema != "views":
+            found.add(qualified)
+            continue
+        if qualified in seen:
+            raise ValueError(f"view {qualified} reads itself through its sources")
+        path = VIEWS_DIR / f"{qualified}.sql"
+        if not path.exists():
+            raise FileNotFoundError(f"a mart reads {qualified} but {path} does not exist")
+        found.update(_sources(path.read_text(encoding="utf-8"), seen | {qualified}))
+    return tuple(sorted(found))
 
 
 def sql_parameters(sql: str) -> list[str]:
@@ -159,6 +188,7 @@ def compute_mart(
     trading and is kept.
     """
     params = _parameters(name, trade_date, snapshot, as_of)
+    ensure_rules(con)
     frame = con.execute(mart_sql(name), params).fetchdf()
     if name not in SESSIONLESS_MARTS and not calendar.snapshot_traded(trade_date, snapshot):
         return frame.iloc[:0]
@@ -222,6 +252,7 @@ def add_new_mart_columns(
     if state is None:
         return []
     params = _parameters(name, trade_date, snapshot, None)
+    ensure_rules(con)
     shape = con.execute(f"DESCRIBE SELECT * FROM ({mart_sql(name)}) LIMIT 0", params).fetchall()
     added = []
     for column, column_type, *_ in shape:
@@ -245,6 +276,7 @@ def _ensure(
     params = _parameters(name, trade_date, snapshot, None)
     state = _table_state(con, name)
     if state is None:
+        ensure_rules(con)
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {MART_SCHEMA}")
         con.execute(
             f"""
@@ -328,6 +360,7 @@ def _mart_schemas() -> dict[str, tuple[tuple[str, str, str], ...]]:
     con = duckdb.connect()
     try:
         apply_ddl(con)
+        ensure_rules(con)
         for name in MART_NAMES:
             sql = mart_sql(name)
             params = {p: values[p] for p in sql_parameters(sql)}

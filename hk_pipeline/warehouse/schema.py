@@ -22,6 +22,7 @@ from hk_pipeline.marts.runner import (
 )
 from hk_pipeline.paths import DDL_DIR
 from hk_pipeline.warehouse.ddl import apply_ddl, ddl_texts
+from hk_pipeline.warehouse.rules import create_rules, rule_files, rule_sql
 from hk_pipeline.warehouse.tx import WRITE_TOKENS_TABLE, write_transaction
 from hk_pipeline.warehouse.views import create_views, view_files, view_sql
 
@@ -33,9 +34,10 @@ _SCHEMA_VERSION = "lake-2"
 
 
 def fingerprint() -> str:
-    """Of every DDL, mart and view SQL text, and of this set-up's version."""
+    """Of every DDL, rule, mart and view SQL text, and of this set-up's version."""
     texts = [_SCHEMA_VERSION]
     texts += list(ddl_texts(DDL_DIR).values())
+    texts += [rule_sql(p) for p in rule_files()]
     texts += [mart_sql(name) for name in MART_NAMES]
     texts += [view_sql(p) for p in view_files()]
     return hashlib.sha256("\0".join(texts).encode("utf-8")).hexdigest()
@@ -67,6 +69,7 @@ def partitioned_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 def _apply(con: duckdb.DuckDBPyConnection, target: str) -> None:
     apply_ddl(con)
+    create_rules(con)  # the mart tables are planned from SQL that calls them, as are views
     for name in MART_NAMES:
         add_new_mart_columns(con, name, date(2025, 11, 21), "midday")
         ensure_mart_table(con, name, date(2025, 11, 21), "midday")

@@ -56,6 +56,7 @@ def test_lineage() -> None:
         "raw/index_levels",
         "raw/index_contributions",
         "ref/index_constituents",
+        "ref/securities",  # the constituents' names
     }
     assert deps("mart/top_turnover") == {"raw/quotes", "ref/securities"}
     assert deps("mart/macro_asof") == {"raw/macro_series"}

@@ -10,7 +10,6 @@ from hk_pipeline.marts.checks import (
     check_breadth_adds_up,
     check_contributions_sum,
     check_levels_reconcile,
-    check_sector_counts,
     check_top_turnover,
 )
 from hk_pipeline_tests.marts.conftest import D
@@ -79,9 +78,11 @@ def test_top_turnover_check(frames) -> None:
     assert not check_top_turnover(top.iloc[0:0])[0]
 
 
-def test_sector_check(frames) -> None:
+def test_sector_counts_add_up_to_breadth_all(frames) -> None:
+    # both marts classify shares with the one rule (rules.share_state) over the one universe:
+    # the industries' counts add up to market_breadth's 'all' row
     sectors, breadth = frames["sector_performance"], frames["market_breadth"]
-    passed, message, _ = check_sector_counts(sectors, breadth)
-    assert passed, message
-    passed, message, meta = check_sector_counts(sectors.iloc[1:], breadth)
-    assert not passed and meta["differences"]
+    everything = breadth[breadth["universe"] == "all"]
+    assert len(everything) == 1
+    for column in ("advancers", "decliners", "unchanged", "no_prev_close", "total"):
+        assert int(sectors[column].sum()) == int(everything.iloc[0][column]), column

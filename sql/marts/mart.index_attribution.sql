@@ -35,14 +35,12 @@
 WITH cons AS (
     SELECT c.index_code, c.symbol, c.issued_shares * c.faf * c.cap_factor AS factor
     FROM ref.index_constituents AS c
-    WHERE c.valid_from <= $trade_date::DATE
-      AND (c.valid_to IS NULL OR c.valid_to > $trade_date::DATE)
+    WHERE rules.in_force(c.valid_from, c.valid_to, $trade_date::DATE)
 ),
 names AS (
     SELECT s.symbol, s.name
     FROM ref.securities AS s
-    WHERE s.valid_from <= $trade_date::DATE
-      AND (s.valid_to IS NULL OR s.valid_to > $trade_date::DATE)
+    WHERE rules.in_force(s.valid_from, s.valid_to, $trade_date::DATE)
 ),
 quotes AS (
     SELECT q.symbol, q.prev_close, q.last

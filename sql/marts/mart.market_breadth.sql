@@ -11,7 +11,8 @@
 --   HSI, HSCEI, HSTECH  the members of each index in ref.index_constituents
 -- Every universe always has a row (zeros when empty).
 --
--- Each share falls in exactly one state, in this order:
+-- Each share falls in exactly one state (rules.share_state, sql/rules/rules.share_state.sql,
+-- the rule mart.sector_performance reads too), in this order:
 --   no_prev_close  quote row with no previous close (listing day): counted apart, never
 --                  in advancers/decliners/unchanged, never divided by
 --   untraded       no trade this session: last IS NULL, or no row in raw.quotes at all
@@ -44,15 +45,13 @@
 WITH shares AS (
     SELECT s.symbol, s.board
     FROM ref.securities AS s
-    WHERE s.valid_from <= $trade_date::DATE
-      AND (s.valid_to IS NULL OR s.valid_to > $trade_date::DATE)
+    WHERE rules.in_force(s.valid_from, s.valid_to, $trade_date::DATE)
       AND s.board IN ('Main Board', 'GEM')
 ),
 members AS (
     SELECT DISTINCT c.index_code, c.symbol
     FROM ref.index_constituents AS c
-    WHERE c.valid_from <= $trade_date::DATE
-      AND (c.valid_to IS NULL OR c.valid_to > $trade_date::DATE)
+    WHERE rules.in_force(c.valid_from, c.valid_to, $trade_date::DATE)
 ),
 universes(universe, ord) AS (
     VALUES ('all', 1), ('main_board', 2), ('gem', 3), ('HSI', 4), ('HSCEI', 5), ('HSTECH', 6)
@@ -79,16 +78,7 @@ classified AS (
         -- rows are read (file layout, threads), so two identical lakes could differ in
         -- the last bits; turnover is price (3 decimals) x shares, so this is exact
         coalesce(q.turnover, 0)::DECIMAL(38, 3) AS turnover,
-        CASE
-            WHEN q.symbol IS NULL THEN 'untraded'
-            -- before no_prev_close: HKEX's file prints no previous close for a suspended share
-            WHEN q.trading_status = 'suspended' AND q.last IS NULL THEN 'untraded'
-            WHEN q.prev_close IS NULL THEN 'no_prev_close'
-            WHEN q.last IS NULL THEN 'untraded'
-            WHEN q.last > q.prev_close THEN 'advancer'
-            WHEN q.last < q.prev_close THEN 'decliner'
-            ELSE 'flat'
-        END AS state
+        rules.share_state(q.symbol IS NOT NULL, q.trading_status, q.prev_close, q.last) AS state
     FROM membership AS m
     LEFT JOIN quotes AS q ON q.symbol = m.symbol
 ),

@@ -7,7 +7,8 @@
 -- Shares: the 'all' universe of mart.market_breadth (ref.securities in force on trade_date,
 -- Main Board and GEM), grouped by ref.securities.industry; a share without an industry is
 -- grouped under 'Unclassified', so the counts add up to the 'all' row of mart.market_breadth.
--- States (advancer, decliner, unchanged incl. untraded, no_prev_close) as in market_breadth.
+-- States (advancer, decliner, unchanged incl. untraded, no_prev_close): rules.share_state, the
+-- one rule mart.market_breadth reads too.
 --
 -- columns:
 --   trade_date, snapshot  the partition;  industry  HSICS industry
@@ -21,8 +22,7 @@
 WITH shares AS (
     SELECT s.symbol, coalesce(s.industry, 'Unclassified') AS industry, s.issued_shares
     FROM ref.securities AS s
-    WHERE s.valid_from <= $trade_date::DATE
-      AND (s.valid_to IS NULL OR s.valid_to > $trade_date::DATE)
+    WHERE rules.in_force(s.valid_from, s.valid_to, $trade_date::DATE)
       AND s.board IN ('Main Board', 'GEM')
 ),
 quotes AS (
@@ -41,16 +41,7 @@ classified AS (
         -- rows are read (file layout, threads), so two identical lakes could differ in
         -- the last bits; turnover is price (3 decimals) x shares, so this is exact
         coalesce(q.turnover, 0)::DECIMAL(38, 3) AS turnover,
-        CASE
-            WHEN q.symbol IS NULL THEN 'untraded'
-            -- as mart.market_breadth: HKEX prints no previous close for a suspended share
-            WHEN q.trading_status = 'suspended' AND q.last IS NULL THEN 'untraded'
-            WHEN q.prev_close IS NULL THEN 'no_prev_close'
-            WHEN q.last IS NULL THEN 'untraded'
-            WHEN q.last > q.prev_close THEN 'advancer'
-            WHEN q.last < q.prev_close THEN 'decliner'
-            ELSE 'flat'
-        END AS state
+        rules.share_state(q.symbol IS NOT NULL, q.trading_status, q.prev_close, q.last) AS state
     FROM shares AS s
     LEFT JOIN quotes AS q ON q.symbol = s.symbol
 ),

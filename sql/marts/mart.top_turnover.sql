@@ -18,8 +18,7 @@
 WITH shares AS (
     SELECT s.symbol, s.name, s.board, s.industry
     FROM ref.securities AS s
-    WHERE s.valid_from <= $trade_date::DATE
-      AND (s.valid_to IS NULL OR s.valid_to > $trade_date::DATE)
+    WHERE rules.in_force(s.valid_from, s.valid_to, $trade_date::DATE)
       AND s.board IN ('Main Board', 'GEM')
 )
 SELECT

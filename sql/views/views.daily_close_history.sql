@@ -31,7 +31,6 @@ SELECT
 FROM raw.quotes AS q
 LEFT JOIN ref.securities AS s
     ON s.symbol = q.symbol
-    AND s.valid_from <= q.trade_date
-    AND (s.valid_to IS NULL OR s.valid_to > q.trade_date)
+    AND rules.in_force(s.valid_from, s.valid_to, q.trade_date)
 WHERE q.snapshot = 'close'
 ORDER BY q.trade_date, q.symbol
