@@ -1,8 +1,10 @@
-"""Mart assets: one per ``marts.runner.MART_NAMES``, each running its SQL for the partition.
+"""Mart assets: one per ``marts.runner.MART_NAMES``, each running its SQL for the run's partitions.
 
-Checks (``marts/checks.py``) are blocking: the mart is written (it is derived and replaced on
-the next run), then a failing check fails the step and ``mart/market_report`` is skipped, so
-no review is written from numbers that do not add up.
+A run of one partition or of a range computes and writes each mart in one set-based
+statement and one transaction (``runner.materialize_mart``). Checks (``marts/checks.py``) are
+blocking and read the rows that were written (and, for the contributions, the
+``mart.index_moves`` rows written before them): a failing check fails the step and
+``mart/market_report`` is skipped, so no review is written from numbers that do not add up.
 """
 
 import json
@@ -18,11 +20,11 @@ from hk_pipeline.defs.resources import WarehouseResource
 from hk_pipeline.marts import checks as mart_checks
 from hk_pipeline.marts.runner import (
     MART_NAMES,
-    compute_mart,
     mart_description,
     mart_schema,
     mart_sources,
-    write_mart,
+    materialize_mart,
+    read_marts,
 )
 
 if TYPE_CHECKING:
@@ -36,8 +38,9 @@ MART_DEPS: dict[str, list[dg.AssetKey]] = {
 }
 """Each mart's upstream tables, read from its SQL (``runner.mart_sources``)."""
 
-# A check receives (con, frame, trade_date, snapshot) and returns (passed, message, metadata).
-CheckFn = Callable[["duckdb.DuckDBPyConnection", "pd.DataFrame", "date", str], Any]
+# A check receives the partition's written rows and those of the marts it ``reads`` (by
+# name) and returns (passed, message, metadata).
+CheckFn = Callable[["pd.DataFrame", dict[str, "pd.DataFrame"]], Any]
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,8 @@ class MartCheck:
     name: str
     description: str
     run: CheckFn
+    reads: tuple[str, ...] = ()
+    """Other marts whose written rows the check compares with (they run first)."""
 
 
 MART_CHECKS: dict[str, list[MartCheck]] = {
@@ -52,30 +57,29 @@ MART_CHECKS: dict[str, list[MartCheck]] = {
         MartCheck(
             "levels_reconcile",
             "Computed (Hang Seng formula) and official levels agree within 1 bp.",
-            lambda con, f, d, s: mart_checks.check_levels_reconcile(f),
+            lambda f, other: mart_checks.check_levels_reconcile(f),
         )
     ],
     "index_attribution": [
         MartCheck(
             "contributions_add_up",
             "Constituents' contribution points add up to the index's computed point change.",
-            lambda con, f, d, s: mart_checks.check_contributions_sum(
-                f, compute_mart(con, "index_moves", d, s)
-            ),
+            lambda f, other: mart_checks.check_contributions_sum(f, other["index_moves"]),
+            reads=("index_moves",),
         )
     ],
     "market_breadth": [
         MartCheck(
             "breadth_adds_up",
             "Advancers + decliners + unchanged (+ no previous close) = total, per universe.",
-            lambda con, f, d, s: mart_checks.check_breadth_adds_up(f),
+            lambda f, other: mart_checks.check_breadth_adds_up(f),
         )
     ],
     "top_turnover": [
         MartCheck(
             "distinct_descending",
             "Distinct symbols, ranks 1..n, turnover descending.",
-            lambda con, f, d, s: mart_checks.check_top_turnover(f),
+            lambda f, other: mart_checks.check_top_turnover(f),
         )
     ],
 }
@@ -121,9 +125,46 @@ def check_result(name: str, outcomes: list[tuple[str, bool, str, Any]]) -> dg.As
     )
 
 
+Outcome = tuple[str, bool, str, Any]
+"""(partition key, passed, message, metadata) of one check on one partition."""
+
+
+def run_checks(
+    con: "duckdb.DuckDBPyConnection",
+    name: str,
+    checks: list[MartCheck],
+    partitions: list[tuple["date", str]],
+) -> dict[str, list[Outcome]]:
+    """Each check on each partition, over the rows ``mart.<name>`` holds (one read for the
+    range, and one per other mart a check reads)."""
+    outcomes: dict[str, list[Outcome]] = {c.name: [] for c in checks}
+    if not checks:
+        return outcomes
+    frames = read_marts(con, name, partitions)
+    others = {
+        other: read_marts(con, other, partitions)
+        for other in sorted({r for c in checks for r in c.reads})
+    }
+    for trade_date, snapshot in partitions:
+        part = (trade_date, snapshot)
+        frame = frames[part]
+        # a partition without a session (a morning weather cancelled) has empty marts by
+        # design: its checks pass saying why, instead of failing a backfill
+        no_session = calendar.no_session_reason(trade_date, snapshot)
+        for c in checks:
+            if no_session is not None and frame.empty:
+                passed, message, meta = True, f"{no_session}: no rows", {"rows": 0}
+            else:
+                passed, message, meta = c.run(frame, {o: others[o][part] for o in c.reads})
+            outcomes[c.name].append((f"{trade_date}|{snapshot}", bool(passed), message, meta))
+    return outcomes
+
+
 def make_mart_asset(name: str) -> dg.AssetsDefinition:
     key = mart_key(name)
-    checks = MART_CHECKS.get(name, [])
+    # checks of this mart alone run in its step; one reading another mart is its own step
+    # after both (make_cross_check)
+    checks = [c for c in MART_CHECKS.get(name, []) if not c.reads]
 
     @dg.asset(
         key=key,
@@ -147,30 +188,10 @@ def make_mart_asset(name: str) -> dg.AssetsDefinition:
         context: dg.AssetExecutionContext, warehouse: WarehouseResource
     ) -> Iterator[dg.MaterializeResult]:
         partitions = run_partitions(context)
-        rows: dict[str, int] = {}
-        outcomes: dict[str, list[tuple[str, bool, str, Any]]] = {c.name: [] for c in checks}
         with warehouse.connection() as con:
-            for trade_date, snapshot in partitions:
-                frame = compute_mart(con, name, trade_date, snapshot)
-                rows[f"{trade_date}|{snapshot}"] = write_mart(
-                    con,
-                    name,
-                    frame,
-                    trade_date=trade_date,
-                    snapshot=snapshot,
-                    run_id=context.run.run_id,
-                )
-                # a partition without a session (a morning weather cancelled) has empty marts
-                # by design: its checks pass saying why, instead of failing a backfill
-                no_session = calendar.no_session_reason(trade_date, snapshot)
-                for c in checks:
-                    if no_session is not None and frame.empty:
-                        passed, message, meta = True, f"{no_session}: no rows", {"rows": 0}
-                    else:
-                        passed, message, meta = c.run(con, frame, trade_date, snapshot)
-                    outcomes[c.name].append(
-                        (f"{trade_date}|{snapshot}", bool(passed), message, meta)
-                    )
+            written = materialize_mart(con, name, partitions, run_id=context.run.run_id)
+            outcomes = run_checks(con, name, checks, partitions)
+        rows = {f"{d}|{s}": n for (d, s), n in written.items()}
         metadata: dict[str, Any] = {"rows": sum(rows.values())}
         if len(rows) == 1:
             metadata["dagster/row_count"] = metadata["rows"]
@@ -184,5 +205,35 @@ def make_mart_asset(name: str) -> dg.AssetsDefinition:
     return _asset
 
 
-MART_ASSETS: list[dg.AssetsDefinition] = [make_mart_asset(n) for n in MART_NAMES]
+def make_cross_check(name: str, check: MartCheck) -> dg.AssetChecksDefinition:
+    """A blocking check of ``mart.<name>`` that also reads the marts ``check.reads``: its own
+    step, after all of them are written in the run (so it reads this run's rows)."""
+
+    @dg.asset_check(
+        asset=mart_key(name),
+        name=check.name,
+        description=check.description,
+        blocking=True,
+        additional_deps=[mart_key(r) for r in check.reads],
+    )
+    def _check(
+        context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
+    ) -> dg.AssetCheckResult:
+        partitions = run_partitions(context)  # type: ignore[arg-type]  # same partition API
+        with warehouse.connection() as con:
+            outcomes = run_checks(con, name, [check], partitions)
+        return check_result(check.name, outcomes[check.name])
+
+    return _check
+
+
+MART_CROSS_CHECKS: list[dg.AssetChecksDefinition] = [
+    make_cross_check(name, c) for name, checks in MART_CHECKS.items() for c in checks if c.reads
+]
+# the cross checks are definitions of their own (an AssetChecksDefinition is an
+# AssetsDefinition): listed with the assets, every list of the project's assets carries them
+MART_ASSETS: list[dg.AssetsDefinition] = [
+    *(make_mart_asset(n) for n in MART_NAMES),
+    *MART_CROSS_CHECKS,
+]
 MART_KEYS = [mart_key(n) for n in MART_NAMES]

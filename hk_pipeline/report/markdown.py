@@ -108,6 +108,14 @@ class NoQuotesError(LookupError):
     """
 
 
+class MartsNotWrittenError(NoQuotesError):
+    """The partition has quotes but its marts were not written: nothing to review yet.
+
+    The report reads the rows the mart assets wrote, never the marts' SQL on the spot, so a
+    review always shows what the asset graph materialised (and checked).
+    """
+
+
 def require_quotes(con: duckdb.DuckDBPyConnection, trade_date: date, snapshot: str) -> None:
     """Raise NoQuotesError, saying which command loads them, if raw.quotes has no row for
     the partition."""
@@ -471,10 +479,17 @@ def read_review_data(con: duckdb.DuckDBPyConnection, trade_date: date, snapshot:
     """The partition's mart rows and quote sources; NoQuotesError if it has no quotes."""
     require_quotes(con, trade_date, snapshot)
     part = (trade_date, snapshot)
+    breadth = read_mart(con, "market_breadth", *part)
+    if breadth.empty:  # every universe has a row in a written partition with a session
+        raise MartsNotWrittenError(
+            f"the marts of {trade_date.isoformat()} {snapshot} are not written yet, so there is"
+            " nothing to review; materialise them first with: hk-pipeline run --date"
+            f" {trade_date.isoformat()} --snapshot {snapshot}"
+        )
     return ReviewData(
         moves=read_mart(con, "index_moves", *part),
         attribution=read_mart(con, "index_attribution", *part),
-        breadth=read_mart(con, "market_breadth", *part),
+        breadth=breadth,
         sectors=read_mart(con, "sector_performance", *part),
         top=read_mart(con, "top_turnover", *part),
         macro=read_mart(con, "macro_asof", *part),

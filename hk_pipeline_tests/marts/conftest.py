@@ -174,6 +174,17 @@ def _bars(d: date, snapshot: str, symbol: str, start: float, drift: float) -> li
     return rows
 
 
+def write_marts(
+    con: duckdb.DuckDBPyConnection, day: date = D, snapshots: tuple[str, ...] = ("midday", "close")
+) -> None:
+    """Materialise every mart for ``day``'s snapshots, as the mart assets do before the report
+    (which reads the written marts, never their SQL)."""
+    from hk_pipeline.marts.runner import MART_NAMES, materialize_mart
+
+    for name in MART_NAMES:
+        materialize_mart(con, name, [(day, s) for s in snapshots], run_id="test")
+
+
 def populate(con: duckdb.DuckDBPyConnection, *, with_bars: bool = True) -> None:
     """Fill ref/raw tables of an empty warehouse with the data described above."""
     sec = pd.DataFrame(

@@ -15,7 +15,7 @@ import pytest
 from hk_pipeline.marts import compute_mart
 from hk_pipeline.marts.checks import check_contributions_sum, check_levels_reconcile
 from hk_pipeline.report.markdown import render_review
-from hk_pipeline_tests.marts.conftest import D
+from hk_pipeline_tests.marts.conftest import D, write_marts
 
 FEED = {"00003": -21.5, "00004": 6.25, "08001": None}
 
@@ -101,6 +101,7 @@ def test_checks_pass_and_name_the_feed_index(feed_warehouse) -> None:
 def test_review_says_the_points_are_the_feeds(warehouse) -> None:
     drop_weight(warehouse, "HSI", "00002")
     insert_feed(warehouse, "HSI", {"00001": 9.5, "00002": -21.0, "00003": -48.25})
+    write_marts(warehouse)
     text = render_review(warehouse, D, "midday")
     assert "Alpha Bank (1.HK, +10.00%, +9.50 points)" in text
     assert "Points as published by the index feed" in text

@@ -23,7 +23,8 @@ def test_every_mart_has_a_header_and_binds_partition_parameters() -> None:
         assert sql.startswith(f"-- mart.{name}: ")
         for line in ("grain:", "key:", "time column:", "partition key:"):
             assert line in sql, (name, line)
-        assert {"trade_date", "snapshot"} <= set(sql_parameters(sql))
+        # the partitions computed at once: the i-th of each list making the i-th
+        assert {"trade_dates", "snapshots"} <= set(sql_parameters(sql))
         assert "CREATE" not in sql.upper().split("\n", 1)[1].replace("--", "")
         assert mart_description(name)
 

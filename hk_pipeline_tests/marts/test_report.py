@@ -23,7 +23,7 @@ from matplotlib import image as mpimg
 from hk_pipeline.marts import MART_NAMES, compute_mart, write_mart
 from hk_pipeline.report import render_chart, render_review, render_summary, write_report
 from hk_pipeline.report.markdown import SAMPLE_SOURCE_LINE, stock_code
-from hk_pipeline_tests.marts.conftest import D, _insert, hkt, populate
+from hk_pipeline_tests.marts.conftest import D, _insert, hkt, populate, write_marts
 
 RECAP_JSON = (
     Path(__file__).parents[1] / "fixtures" / "reference" / ("market-recap-2025-11-21-midday.json")
@@ -49,6 +49,7 @@ def test_stock_code_as_the_recap_writes_it() -> None:
 
 
 def test_review_sections_and_figures(warehouse) -> None:
+    write_marts(warehouse)
     md = render_review(warehouse, D, "midday")
     assert_in_order(
         md,
@@ -108,6 +109,7 @@ def _png_ok(path: Path) -> tuple[int, int]:
 
 @pytest.mark.parametrize("snapshot", ["midday", "close"])
 def test_chart_is_a_real_png(warehouse, tmp_path: Path, snapshot: str) -> None:
+    write_marts(warehouse)
     path = render_chart(warehouse, D, snapshot, tmp_path / "c.png")
     _png_ok(path)
 
@@ -118,6 +120,7 @@ def test_chart_without_bars_does_not_fail(tmp_path: Path) -> None:
 
     con = write_home(tmp_path / "w")
     populate(con, with_bars=False)
+    write_marts(con)
     assert index_paths(con, D, "midday").empty
     path = render_chart(con, D, "midday", tmp_path / "c.png")
     assert path.read_bytes()[:8] == PNG_SIGNATURE
@@ -131,6 +134,7 @@ def bare(tmp_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
 
     con = write_home(tmp_path / "bare")
     populate(con, with_bars=False)
+    write_marts(con)
     try:
         yield con
     finally:
@@ -144,6 +148,7 @@ def _on_a_new_thread(fn: Callable[[], Path]) -> Path:
 
 
 def test_chart_does_not_depend_on_the_chart_drawn_before(warehouse, bare, tmp_path: Path) -> None:
+    write_marts(warehouse)
     """The figure is reused between calls: every state (lines and legend, no bars, no breadth)
     must come out byte for byte as on a new figure, whatever was drawn before it."""
     from hk_pipeline.report.chart import draw_chart, index_paths
@@ -186,6 +191,7 @@ def test_legend_place_does_not_depend_on_the_chart_drawn_before(warehouse, tmp_p
     from hk_pipeline.marts.runner import read_mart
     from hk_pipeline.report.chart import draw_chart
 
+    write_marts(warehouse)
     breadth = read_mart(warehouse, "market_breadth", D, "midday")
     rising = list(np.linspace(0, 1, 30))
     hsi_only = _paths({"HSI": rising})
@@ -201,6 +207,7 @@ def test_legend_place_does_not_depend_on_the_chart_drawn_before(warehouse, tmp_p
 
 def test_write_report_is_the_chart_and_the_review(warehouse, bare, tmp_path: Path) -> None:
     """write_report reads the partition once for both: the same files as the parts alone."""
+    write_marts(warehouse)
     for con, note in ((warehouse, ""), (bare, "\n_Chart: no intraday bars for this snapshot; ")):
         md, png = write_report(con, D, "midday", tmp_path / "reports")
         assert png.read_bytes() == render_chart(con, D, "midday", tmp_path / "c.png").read_bytes()
@@ -221,6 +228,7 @@ def test_close_chart_spans_the_whole_day(warehouse) -> None:
 
 
 def test_summary_and_files(warehouse, tmp_path: Path) -> None:
+    write_marts(warehouse)
     text = render_summary(warehouse, D, "midday")
     for fig in ("Index moves", "940.05", "Breadth", "main_board", "Top 10 turnover", "3.HK"):
         assert fig in text
@@ -305,6 +313,7 @@ def test_review_carries_the_recap_figures_in_order(tmp_path: Path) -> None:
     con = write_home(tmp_path / "w")
     recap = _recap_warehouse(con)
     day = date.fromisoformat(recap["trade_date"])
+    write_marts(con, day, ("midday",))
     md = render_review(con, day, "midday")
     attr = compute_mart(con, "index_attribution", day, "midday")
     worst = attr[(attr["index_code"] == "HSI") & (attr["drag_rank"] == 1)].iloc[0]

@@ -6,10 +6,11 @@ import re
 
 from hk_pipeline.marts.runner import read_mart
 from hk_pipeline.report import render_summary
-from hk_pipeline_tests.marts.conftest import D
+from hk_pipeline_tests.marts.conftest import D, write_marts
 
 
 def test_summary_lists_all_six_universes_in_order(warehouse) -> None:
+    write_marts(warehouse)
     text = render_summary(warehouse, D, "midday")
     breadth = text[text.index("Breadth") : text.index("Top 10 turnover")]
     universes = re.findall(r"^\W*(all|main_board|gem|HSI|HSCEI|HSTECH)\b", breadth, re.M)

@@ -9,7 +9,7 @@ import pandas as pd
 
 from hk_pipeline.report import render_review, render_summary
 from hk_pipeline.report.markdown import _mover, share_label
-from hk_pipeline_tests.marts.conftest import D
+from hk_pipeline_tests.marts.conftest import D, write_marts
 
 FIVE_DIGITS = re.compile(r"\b\d{5}\b")
 YAHOO = re.compile(r"\b0\d{3}\.HK\b")
@@ -25,6 +25,7 @@ def test_share_label_without_a_name_is_the_recap_code() -> None:
 
 
 def test_summary_and_review_use_the_recap_style(warehouse) -> None:
+    write_marts(warehouse)
 
     for text in (render_summary(warehouse, D, "midday"), render_review(warehouse, D, "midday")):
         codes = re.findall(r"\b\d{1,5}\.HK\b", text)

@@ -2,7 +2,8 @@
 -- grain:         one constituent of one index at one snapshot of one trading day
 -- key:           (trade_date, snapshot, index_code, symbol)
 -- time column:   trade_date
--- partition key: (trade_date, snapshot); parameters $trade_date (DATE), $snapshot (VARCHAR)
+-- partition key: (trade_date, snapshot); parameters $trade_dates (DATE[]) and $snapshots
+--                (VARCHAR[]): the partitions computed, the i-th of each list making the i-th
 --
 -- Hang Seng arithmetic (method 'formula'): contribution_i = L_t-1 * w_i * r_i with w_i the
 -- weight at the previous close. Summed over an index this is exactly
@@ -32,38 +33,55 @@
 --                          symbol; no contribution last)
 --   lift_rank              1 = the constituent that lifted the index most (ties by symbol;
 --                          no contribution last)
-WITH cons AS (
-    SELECT c.index_code, c.symbol, c.issued_shares * c.faf * c.cap_factor AS factor
-    FROM ref.index_constituents AS c
-    WHERE rules.in_force(c.valid_from, c.valid_to, $trade_date::DATE)
+WITH parts AS (
+    SELECT unnest($trade_dates::DATE[]) AS trade_date, unnest($snapshots::VARCHAR[]) AS snapshot
+),
+cons AS (
+    SELECT
+        p.trade_date,
+        p.snapshot,
+        c.index_code,
+        c.symbol,
+        c.issued_shares * c.faf * c.cap_factor AS factor
+    FROM parts AS p
+    JOIN ref.index_constituents AS c ON rules.in_force(c.valid_from, c.valid_to, p.trade_date)
 ),
 names AS (
-    SELECT s.symbol, s.name
-    FROM ref.securities AS s
-    WHERE rules.in_force(s.valid_from, s.valid_to, $trade_date::DATE)
+    SELECT p.trade_date, s.symbol, s.name
+    FROM (SELECT DISTINCT trade_date FROM parts) AS p
+    JOIN ref.securities AS s ON rules.in_force(s.valid_from, s.valid_to, p.trade_date)
 ),
 quotes AS (
-    SELECT q.symbol, q.prev_close, q.last
+    SELECT q.trade_date, q.snapshot, q.symbol, q.prev_close, q.last
     FROM raw.quotes AS q
-    WHERE q.trade_date = $trade_date::DATE AND q.snapshot = $snapshot::VARCHAR
+    JOIN parts AS p ON p.trade_date = q.trade_date AND p.snapshot = q.snapshot
+    WHERE q.trade_date BETWEEN list_min($trade_dates::DATE[]) AND list_max($trade_dates::DATE[])
 ),
 levels AS (
-    SELECT l.index_code, l.prev_close AS index_prev_close
+    SELECT l.trade_date, l.snapshot, l.index_code, l.prev_close AS index_prev_close
     FROM raw.index_levels AS l
-    WHERE l.trade_date = $trade_date::DATE AND l.snapshot = $snapshot::VARCHAR
+    JOIN parts AS p ON p.trade_date = l.trade_date AND p.snapshot = l.snapshot
+    WHERE l.trade_date BETWEEN list_min($trade_dates::DATE[]) AND list_max($trade_dates::DATE[])
 ),
 methods AS (
-    SELECT index_code, CASE WHEN count(factor) = count(*) THEN 'formula' ELSE 'feed' END AS method
+    SELECT
+        trade_date,
+        snapshot,
+        index_code,
+        CASE WHEN count(factor) = count(*) THEN 'formula' ELSE 'feed' END AS method
     FROM cons
-    GROUP BY index_code
+    GROUP BY trade_date, snapshot, index_code
 ),
 feed AS (
-    SELECT f.index_code, f.symbol, f.contribution_points
+    SELECT f.trade_date, f.snapshot, f.index_code, f.symbol, f.contribution_points
     FROM raw.index_contributions AS f
-    WHERE f.trade_date = $trade_date::DATE AND f.snapshot = $snapshot::VARCHAR
+    JOIN parts AS p ON p.trade_date = f.trade_date AND p.snapshot = f.snapshot
+    WHERE f.trade_date BETWEEN list_min($trade_dates::DATE[]) AND list_max($trade_dates::DATE[])
 ),
 weighted AS (
     SELECT
+        c.trade_date,
+        c.snapshot,
         c.index_code,
         c.symbol,
         n.name,
@@ -71,19 +89,27 @@ weighted AS (
         q.last,
         q.last IS NOT NULL AS traded,
         CASE WHEN m.method = 'formula' THEN
-            q.prev_close * c.factor
-                / nullif(sum(q.prev_close * c.factor) OVER (PARTITION BY c.index_code), 0)
+            q.prev_close * c.factor / nullif(
+                sum(q.prev_close * c.factor)
+                    OVER (PARTITION BY c.trade_date, c.snapshot, c.index_code),
+                0
+            )
         END AS weight,
         (coalesce(q.last, q.prev_close) / nullif(q.prev_close, 0) - 1) * 100 AS change_pct,
         l.index_prev_close,
         m.method,
         fd.contribution_points AS feed_points
     FROM cons AS c
-    JOIN methods AS m ON m.index_code = c.index_code
-    LEFT JOIN quotes AS q ON q.symbol = c.symbol
-    LEFT JOIN names AS n ON n.symbol = c.symbol
-    LEFT JOIN levels AS l ON l.index_code = c.index_code
-    LEFT JOIN feed AS fd ON fd.index_code = c.index_code AND fd.symbol = c.symbol
+    JOIN methods AS m
+        ON m.trade_date = c.trade_date AND m.snapshot = c.snapshot AND m.index_code = c.index_code
+    LEFT JOIN quotes AS q
+        ON q.trade_date = c.trade_date AND q.snapshot = c.snapshot AND q.symbol = c.symbol
+    LEFT JOIN names AS n ON n.trade_date = c.trade_date AND n.symbol = c.symbol
+    LEFT JOIN levels AS l
+        ON l.trade_date = c.trade_date AND l.snapshot = c.snapshot AND l.index_code = c.index_code
+    LEFT JOIN feed AS fd
+        ON fd.trade_date = c.trade_date AND fd.snapshot = c.snapshot
+        AND fd.index_code = c.index_code AND fd.symbol = c.symbol
 ),
 contributions AS (
     SELECT
@@ -95,8 +121,8 @@ contributions AS (
     FROM weighted
 )
 SELECT
-    $trade_date::DATE AS trade_date,
-    $snapshot::VARCHAR AS snapshot,
+    trade_date,
+    snapshot,
     index_code,
     symbol,
     name,
@@ -109,10 +135,12 @@ SELECT
     contribution_points,
     method,
     row_number() OVER (
-        PARTITION BY index_code ORDER BY contribution_points ASC NULLS LAST, symbol
+        PARTITION BY trade_date, snapshot, index_code
+        ORDER BY contribution_points ASC NULLS LAST, symbol
     ) AS drag_rank,
     row_number() OVER (
-        PARTITION BY index_code ORDER BY contribution_points DESC NULLS LAST, symbol
+        PARTITION BY trade_date, snapshot, index_code
+        ORDER BY contribution_points DESC NULLS LAST, symbol
     ) AS lift_rank
 FROM contributions
-ORDER BY index_code, drag_rank
+ORDER BY trade_date, snapshot, index_code, drag_rank

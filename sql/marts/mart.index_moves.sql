@@ -2,7 +2,8 @@
 -- grain:         one index at one snapshot of one trading day
 -- key:           (trade_date, snapshot, index_code)
 -- time column:   trade_date
--- partition key: (trade_date, snapshot); parameters $trade_date (DATE), $snapshot (VARCHAR)
+-- partition key: (trade_date, snapshot); parameters $trade_dates (DATE[]) and $snapshots
+--                (VARCHAR[]): the partitions computed, the i-th of each list making the i-th
 --
 -- columns:
 --   trade_date, snapshot   the partition
@@ -25,18 +26,29 @@
 --                          formula is not applied)
 --   constituents_priced    members with a previous close in raw.quotes (the formula's terms)
 --   constituents_untraded  priced members without a trade this session (held at prev_close)
-WITH cons AS (
-    SELECT c.index_code, c.symbol, c.issued_shares * c.faf * c.cap_factor AS factor
-    FROM ref.index_constituents AS c
-    WHERE rules.in_force(c.valid_from, c.valid_to, $trade_date::DATE)
+WITH parts AS (
+    SELECT unnest($trade_dates::DATE[]) AS trade_date, unnest($snapshots::VARCHAR[]) AS snapshot
+),
+cons AS (
+    SELECT
+        p.trade_date,
+        p.snapshot,
+        c.index_code,
+        c.symbol,
+        c.issued_shares * c.faf * c.cap_factor AS factor
+    FROM parts AS p
+    JOIN ref.index_constituents AS c ON rules.in_force(c.valid_from, c.valid_to, p.trade_date)
 ),
 quotes AS (
-    SELECT q.symbol, q.prev_close, q.last
+    SELECT q.trade_date, q.snapshot, q.symbol, q.prev_close, q.last
     FROM raw.quotes AS q
-    WHERE q.trade_date = $trade_date::DATE AND q.snapshot = $snapshot::VARCHAR
+    JOIN parts AS p ON p.trade_date = q.trade_date AND p.snapshot = q.snapshot
+    WHERE q.trade_date BETWEEN list_min($trade_dates::DATE[]) AND list_max($trade_dates::DATE[])
 ),
 formula AS (
     SELECT
+        c.trade_date,
+        c.snapshot,
         c.index_code,
         count(*) AS constituents,
         count(c.factor) AS constituents_weighted,
@@ -46,13 +58,15 @@ formula AS (
             AS cap_now,
         sum(q.prev_close * c.factor) AS cap_prev
     FROM cons AS c
-    LEFT JOIN quotes AS q ON q.symbol = c.symbol
-    GROUP BY c.index_code
+    LEFT JOIN quotes AS q
+        ON q.trade_date = c.trade_date AND q.snapshot = c.snapshot AND q.symbol = c.symbol
+    GROUP BY c.trade_date, c.snapshot, c.index_code
 ),
 levels AS (
-    SELECT l.index_code, l.prev_close, l.open, l.high, l.low, l.last
+    SELECT l.trade_date, l.snapshot, l.index_code, l.prev_close, l.open, l.high, l.low, l.last
     FROM raw.index_levels AS l
-    WHERE l.trade_date = $trade_date::DATE AND l.snapshot = $snapshot::VARCHAR
+    JOIN parts AS p ON p.trade_date = l.trade_date AND p.snapshot = l.snapshot
+    WHERE l.trade_date BETWEEN list_min($trade_dates::DATE[]) AND list_max($trade_dates::DATE[])
 ),
 joined AS (
     SELECT
@@ -65,11 +79,12 @@ joined AS (
         coalesce(f.constituents_priced, 0) AS constituents_priced,
         coalesce(f.constituents_untraded, 0) AS constituents_untraded
     FROM levels AS l
-    LEFT JOIN formula AS f ON f.index_code = l.index_code
+    LEFT JOIN formula AS f
+        ON f.trade_date = l.trade_date AND f.snapshot = l.snapshot AND f.index_code = l.index_code
 )
 SELECT
-    $trade_date::DATE AS trade_date,
-    $snapshot::VARCHAR AS snapshot,
+    trade_date,
+    snapshot,
     index_code,
     last AS level,
     prev_close,
@@ -86,5 +101,6 @@ SELECT
     constituents_priced,
     constituents_untraded
 FROM joined
-ORDER BY CASE index_code WHEN 'HSI' THEN 1 WHEN 'HSCEI' THEN 2 WHEN 'HSTECH' THEN 3 ELSE 4 END,
+ORDER BY trade_date, snapshot,
+    CASE index_code WHEN 'HSI' THEN 1 WHEN 'HSCEI' THEN 2 WHEN 'HSTECH' THEN 3 ELSE 4 END,
     index_code

@@ -2,17 +2,18 @@
 -- grain:         one series at one snapshot of one trading day
 -- key:           (trade_date, snapshot, series_id)
 -- time column:   as_of (the instant of the snapshot); effective_at of each reading
--- partition key: (trade_date, snapshot); parameters $trade_date (DATE), $snapshot (VARCHAR),
---                $as_of (TIMESTAMPTZ: the snapshot instant), $trading_days (DATE[]: HKEX
---                trading days covering every released_on, from hk_pipeline.calendar)
+-- partition key: (trade_date, snapshot); parameters $trade_dates (DATE[]), $snapshots
+--                (VARCHAR[]) and $as_ofs (TIMESTAMPTZ[]: each snapshot's instant): the
+--                partitions computed, the i-th of each list making the i-th; $trading_days
+--                (DATE[]: HKEX trading days covering every released_on, from hk_pipeline.calendar)
 --
 -- Point in time: a reading counts from effective_at =
 --   released_at                                   when the release instant is known, else
 --   09:30 Asia/Hong_Kong of the first trading day after released_on
 -- (C&SD and HKMA often publish at 16:30 HKT, after the close: a figure known only by its date
--- must not leak into that day's reviews). Only readings with effective_at <= $as_of are seen, so
+-- must not leak into that day's reviews). Only readings with effective_at <= as_of are seen, so
 -- a backfill never sees a later release. Where a period was revised (several released_on), the
--- latest revision known at $as_of is used, for the current and for the previous period.
+-- latest revision known at as_of is used, for the current and for the previous period.
 --
 -- columns:
 --   trade_date, snapshot, as_of  the partition and its instant
@@ -24,7 +25,13 @@
 --   previous_period              the period before it (latest earlier period known at as_of)
 --   previous_value               that period's value
 --   change                       value - previous_value, in unit (NULL without a previous reading)
-WITH days AS (
+WITH parts AS (
+    SELECT
+        unnest($trade_dates::DATE[]) AS trade_date,
+        unnest($snapshots::VARCHAR[]) AS snapshot,
+        unnest($as_ofs::TIMESTAMPTZ[]) AS as_of
+),
+days AS (
     SELECT unnest($trading_days::DATE[]) AS day
 ),
 readings AS (
@@ -42,25 +49,32 @@ readings AS (
     ASOF LEFT JOIN days AS d ON d.day > m.released_on
 ),
 known AS (
-    SELECT *
-    FROM readings
-    WHERE effective_at <= $as_of::TIMESTAMPTZ
+    SELECT p.trade_date, p.snapshot, p.as_of, r.*
+    FROM parts AS p
+    JOIN readings AS r ON r.effective_at <= p.as_of
     QUALIFY row_number() OVER (
-        PARTITION BY series_id, period ORDER BY effective_at DESC, released_on DESC
+        PARTITION BY p.trade_date, p.snapshot, r.series_id, r.period
+        ORDER BY r.effective_at DESC, r.released_on DESC
     ) = 1
 ),
 sequenced AS (
     SELECT
         *,
-        lead(period) OVER (PARTITION BY series_id ORDER BY period DESC) AS previous_period,
-        lead(value) OVER (PARTITION BY series_id ORDER BY period DESC) AS previous_value
+        lead(period) OVER (
+            PARTITION BY trade_date, snapshot, series_id ORDER BY period DESC
+        ) AS previous_period,
+        lead(value) OVER (
+            PARTITION BY trade_date, snapshot, series_id ORDER BY period DESC
+        ) AS previous_value
     FROM known
-    QUALIFY row_number() OVER (PARTITION BY series_id ORDER BY period DESC) = 1
+    QUALIFY row_number() OVER (
+        PARTITION BY trade_date, snapshot, series_id ORDER BY period DESC
+    ) = 1
 )
 SELECT
-    $trade_date::DATE AS trade_date,
-    $snapshot::VARCHAR AS snapshot,
-    $as_of::TIMESTAMPTZ AS as_of,
+    trade_date,
+    snapshot,
+    as_of,
     series_id,
     period,
     value,
@@ -72,4 +86,4 @@ SELECT
     previous_value,
     value - previous_value AS change
 FROM sequenced
-ORDER BY series_id
+ORDER BY trade_date, snapshot, series_id

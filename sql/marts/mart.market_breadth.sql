@@ -2,7 +2,8 @@
 -- grain:         one universe at one snapshot of one trading day
 -- key:           (trade_date, snapshot, universe)
 -- time column:   trade_date
--- partition key: (trade_date, snapshot); parameters $trade_date (DATE), $snapshot (VARCHAR)
+-- partition key: (trade_date, snapshot); parameters $trade_dates (DATE[]) and $snapshots
+--                (VARCHAR[]): the partitions computed, the i-th of each list making the i-th
 --
 -- Universes (all point in time on trade_date: valid_from <= D < coalesce(valid_to, infinity)):
 --   all          every share in ref.securities in force with board 'Main Board' or 'GEM'
@@ -42,34 +43,44 @@
 --   up_turnover           turnover of advancers, HKD
 --   down_turnover         turnover of decliners, HKD
 --   total_turnover        turnover of the whole universe (every state), HKD
-WITH shares AS (
-    SELECT s.symbol, s.board
-    FROM ref.securities AS s
-    WHERE rules.in_force(s.valid_from, s.valid_to, $trade_date::DATE)
-      AND s.board IN ('Main Board', 'GEM')
+WITH parts AS (
+    SELECT unnest($trade_dates::DATE[]) AS trade_date, unnest($snapshots::VARCHAR[]) AS snapshot
+),
+days AS (
+    SELECT DISTINCT trade_date FROM parts
+),
+shares AS (
+    SELECT d.trade_date, s.symbol, s.board
+    FROM days AS d
+    JOIN ref.securities AS s ON rules.in_force(s.valid_from, s.valid_to, d.trade_date)
+    WHERE s.board IN ('Main Board', 'GEM')
 ),
 members AS (
-    SELECT DISTINCT c.index_code, c.symbol
-    FROM ref.index_constituents AS c
-    WHERE rules.in_force(c.valid_from, c.valid_to, $trade_date::DATE)
+    SELECT DISTINCT d.trade_date, c.index_code, c.symbol
+    FROM days AS d
+    JOIN ref.index_constituents AS c ON rules.in_force(c.valid_from, c.valid_to, d.trade_date)
 ),
 universes(universe, ord) AS (
     VALUES ('all', 1), ('main_board', 2), ('gem', 3), ('HSI', 4), ('HSCEI', 5), ('HSTECH', 6)
 ),
 membership AS (
-    SELECT 'all' AS universe, symbol FROM shares
+    SELECT trade_date, 'all' AS universe, symbol FROM shares
     UNION ALL
-    SELECT CASE board WHEN 'Main Board' THEN 'main_board' ELSE 'gem' END, symbol FROM shares
+    SELECT trade_date, CASE board WHEN 'Main Board' THEN 'main_board' ELSE 'gem' END, symbol
+    FROM shares
     UNION ALL
-    SELECT index_code, symbol FROM members
+    SELECT trade_date, index_code, symbol FROM members
 ),
 quotes AS (
-    SELECT q.symbol, q.prev_close, q.last, q.turnover, q.trading_status
+    SELECT q.trade_date, q.snapshot, q.symbol, q.prev_close, q.last, q.turnover, q.trading_status
     FROM raw.quotes AS q
-    WHERE q.trade_date = $trade_date::DATE AND q.snapshot = $snapshot::VARCHAR
+    JOIN parts AS p ON p.trade_date = q.trade_date AND p.snapshot = q.snapshot
+    WHERE q.trade_date BETWEEN list_min($trade_dates::DATE[]) AND list_max($trade_dates::DATE[])
 ),
 classified AS (
     SELECT
+        p.trade_date,
+        p.snapshot,
         m.universe,
         m.symbol,
         q.symbol IS NULL AS no_quote,
@@ -79,11 +90,15 @@ classified AS (
         -- the last bits; turnover is price (3 decimals) x shares, so this is exact
         coalesce(q.turnover, 0)::DECIMAL(38, 3) AS turnover,
         rules.share_state(q.symbol IS NOT NULL, q.trading_status, q.prev_close, q.last) AS state
-    FROM membership AS m
-    LEFT JOIN quotes AS q ON q.symbol = m.symbol
+    FROM parts AS p
+    JOIN membership AS m ON m.trade_date = p.trade_date
+    LEFT JOIN quotes AS q
+        ON q.trade_date = p.trade_date AND q.snapshot = p.snapshot AND q.symbol = m.symbol
 ),
 counts AS (
     SELECT
+        p.trade_date,
+        p.snapshot,
         u.universe,
         u.ord,
         count(c.symbol) FILTER (WHERE c.state = 'advancer') AS advancers,
@@ -97,13 +112,15 @@ counts AS (
         coalesce(sum(c.turnover) FILTER (WHERE c.state = 'advancer'), 0) AS up_turnover,
         coalesce(sum(c.turnover) FILTER (WHERE c.state = 'decliner'), 0) AS down_turnover,
         coalesce(sum(c.turnover), 0) AS total_turnover
-    FROM universes AS u
-    LEFT JOIN classified AS c ON c.universe = u.universe
-    GROUP BY u.universe, u.ord
+    FROM parts AS p
+    CROSS JOIN universes AS u
+    LEFT JOIN classified AS c
+        ON c.trade_date = p.trade_date AND c.snapshot = p.snapshot AND c.universe = u.universe
+    GROUP BY p.trade_date, p.snapshot, u.universe, u.ord
 )
 SELECT
-    $trade_date::DATE AS trade_date,
-    $snapshot::VARCHAR AS snapshot,
+    trade_date,
+    snapshot,
     universe,
     advancers,
     decliners,
@@ -118,4 +135,4 @@ SELECT
     down_turnover::DOUBLE AS down_turnover,
     total_turnover::DOUBLE AS total_turnover
 FROM counts
-ORDER BY ord
+ORDER BY trade_date, snapshot, ord

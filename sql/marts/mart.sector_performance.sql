@@ -2,7 +2,8 @@
 -- grain:         one industry at one snapshot of one trading day
 -- key:           (trade_date, snapshot, industry)
 -- time column:   trade_date
--- partition key: (trade_date, snapshot); parameters $trade_date (DATE), $snapshot (VARCHAR)
+-- partition key: (trade_date, snapshot); parameters $trade_dates (DATE[]) and $snapshots
+--                (VARCHAR[]): the partitions computed, the i-th of each list making the i-th
 --
 -- Shares: the 'all' universe of mart.market_breadth (ref.securities in force on trade_date,
 -- Main Board and GEM), grouped by ref.securities.industry; a share without an industry is
@@ -19,19 +20,29 @@
 --   market_cap            sum(P_t * issued_shares) of the weighted shares, HKD
 --   turnover              HKD;  turnover_share_pct  share of the 'all' universe's turnover, percent
 --   rank                  1 = best change_pct (ties by industry name; NULL change last)
-WITH shares AS (
-    SELECT s.symbol, coalesce(s.industry, 'Unclassified') AS industry, s.issued_shares
-    FROM ref.securities AS s
-    WHERE rules.in_force(s.valid_from, s.valid_to, $trade_date::DATE)
-      AND s.board IN ('Main Board', 'GEM')
+WITH parts AS (
+    SELECT unnest($trade_dates::DATE[]) AS trade_date, unnest($snapshots::VARCHAR[]) AS snapshot
+),
+shares AS (
+    SELECT
+        d.trade_date,
+        s.symbol,
+        coalesce(s.industry, 'Unclassified') AS industry,
+        s.issued_shares
+    FROM (SELECT DISTINCT trade_date FROM parts) AS d
+    JOIN ref.securities AS s ON rules.in_force(s.valid_from, s.valid_to, d.trade_date)
+    WHERE s.board IN ('Main Board', 'GEM')
 ),
 quotes AS (
-    SELECT q.symbol, q.prev_close, q.last, q.turnover, q.trading_status
+    SELECT q.trade_date, q.snapshot, q.symbol, q.prev_close, q.last, q.turnover, q.trading_status
     FROM raw.quotes AS q
-    WHERE q.trade_date = $trade_date::DATE AND q.snapshot = $snapshot::VARCHAR
+    JOIN parts AS p ON p.trade_date = q.trade_date AND p.snapshot = q.snapshot
+    WHERE q.trade_date BETWEEN list_min($trade_dates::DATE[]) AND list_max($trade_dates::DATE[])
 ),
 classified AS (
     SELECT
+        p.trade_date,
+        p.snapshot,
         s.industry,
         s.symbol,
         s.issued_shares,
@@ -42,11 +53,15 @@ classified AS (
         -- the last bits; turnover is price (3 decimals) x shares, so this is exact
         coalesce(q.turnover, 0)::DECIMAL(38, 3) AS turnover,
         rules.share_state(q.symbol IS NOT NULL, q.trading_status, q.prev_close, q.last) AS state
-    FROM shares AS s
-    LEFT JOIN quotes AS q ON q.symbol = s.symbol
+    FROM parts AS p
+    JOIN shares AS s ON s.trade_date = p.trade_date
+    LEFT JOIN quotes AS q
+        ON q.trade_date = p.trade_date AND q.snapshot = p.snapshot AND q.symbol = s.symbol
 ),
 industries AS (
     SELECT
+        trade_date,
+        snapshot,
         industry,
         sum(price * issued_shares) FILTER (WHERE prev_close > 0) AS cap_now,
         sum(prev_close * issued_shares) FILTER (WHERE prev_close > 0) AS cap_prev,
@@ -58,18 +73,19 @@ industries AS (
         count(*) AS total,
         sum(turnover)::DOUBLE AS turnover
     FROM classified
-    GROUP BY industry
+    GROUP BY trade_date, snapshot, industry
 ),
 measured AS (
     SELECT
         *,
         (cap_now / nullif(cap_prev, 0) - 1) * 100 AS change_pct,
-        turnover * 100 / nullif(sum(turnover) OVER (), 0) AS turnover_share_pct
+        turnover * 100 / nullif(sum(turnover) OVER (PARTITION BY trade_date, snapshot), 0)
+            AS turnover_share_pct
     FROM industries
 )
 SELECT
-    $trade_date::DATE AS trade_date,
-    $snapshot::VARCHAR AS snapshot,
+    trade_date,
+    snapshot,
     industry,
     change_pct,
     advancers,
@@ -81,6 +97,8 @@ SELECT
     cap_now::DOUBLE AS market_cap,
     turnover,
     turnover_share_pct,
-    row_number() OVER (ORDER BY change_pct DESC NULLS LAST, industry) AS rank
+    row_number() OVER (
+        PARTITION BY trade_date, snapshot ORDER BY change_pct DESC NULLS LAST, industry
+    ) AS rank
 FROM measured
-ORDER BY rank
+ORDER BY trade_date, snapshot, rank

@@ -2,7 +2,8 @@
 -- grain:         one ranked share per direction at one snapshot of one trading day
 -- key:           (trade_date, snapshot, direction, rank)
 -- time column:   trade_date
--- partition key: (trade_date, snapshot); parameters $trade_date (DATE), $snapshot (VARCHAR)
+-- partition key: (trade_date, snapshot); parameters $trade_dates (DATE[]) and $snapshots
+--                (VARCHAR[]): the partitions computed, the i-th of each list making the i-th
 --
 -- Shares: the 'all' universe of mart.market_breadth that traded this session (last not NULL)
 -- and have a previous close (listing-day shares have no change to rank). Gainers have
@@ -26,14 +27,19 @@
 --   last, prev_close      HKD
 --   change_pct            (last / prev_close - 1) * 100, percent
 --   turnover              HKD
-WITH shares AS (
-    SELECT s.symbol, s.name
-    FROM ref.securities AS s
-    WHERE rules.in_force(s.valid_from, s.valid_to, $trade_date::DATE)
-      AND s.board IN ('Main Board', 'GEM')
+WITH parts AS (
+    SELECT unnest($trade_dates::DATE[]) AS trade_date, unnest($snapshots::VARCHAR[]) AS snapshot
+),
+shares AS (
+    SELECT d.trade_date, s.symbol, s.name
+    FROM (SELECT DISTINCT trade_date FROM parts) AS d
+    JOIN ref.securities AS s ON rules.in_force(s.valid_from, s.valid_to, d.trade_date)
+    WHERE s.board IN ('Main Board', 'GEM')
 ),
 moves AS (
     SELECT
+        q.trade_date,
+        q.snapshot,
         q.symbol,
         s.name,
         q.last,
@@ -42,18 +48,21 @@ moves AS (
         coalesce(q.turnover, 0)::DOUBLE AS turnover,
         coalesce(q.turnover, 0) >= 10000000 AS liquid
     FROM raw.quotes AS q
-    JOIN shares AS s ON s.symbol = q.symbol
-    WHERE q.trade_date = $trade_date::DATE
-      AND q.snapshot = $snapshot::VARCHAR
+    JOIN parts AS p ON p.trade_date = q.trade_date AND p.snapshot = q.snapshot
+    JOIN shares AS s ON s.trade_date = q.trade_date AND s.symbol = q.symbol
+    WHERE q.trade_date BETWEEN list_min($trade_dates::DATE[]) AND list_max($trade_dates::DATE[])
       AND q.last IS NOT NULL
       AND q.prev_close > 0
 ),
 ranked AS (
     SELECT
         'gainer' AS direction,
-        row_number() OVER (ORDER BY change_pct DESC, turnover DESC, symbol) AS rank,
+        row_number() OVER (
+            PARTITION BY trade_date, snapshot ORDER BY change_pct DESC, turnover DESC, symbol
+        ) AS rank,
         CASE WHEN liquid THEN row_number() OVER (
-            PARTITION BY liquid ORDER BY change_pct DESC, turnover DESC, symbol
+            PARTITION BY trade_date, snapshot, liquid
+            ORDER BY change_pct DESC, turnover DESC, symbol
         ) END AS liquid_rank,
         *
     FROM moves
@@ -62,9 +71,12 @@ ranked AS (
     UNION ALL
     SELECT
         'loser' AS direction,
-        row_number() OVER (ORDER BY change_pct ASC, turnover DESC, symbol) AS rank,
+        row_number() OVER (
+            PARTITION BY trade_date, snapshot ORDER BY change_pct ASC, turnover DESC, symbol
+        ) AS rank,
         CASE WHEN liquid THEN row_number() OVER (
-            PARTITION BY liquid ORDER BY change_pct ASC, turnover DESC, symbol
+            PARTITION BY trade_date, snapshot, liquid
+            ORDER BY change_pct ASC, turnover DESC, symbol
         ) END AS liquid_rank,
         *
     FROM moves
@@ -72,8 +84,8 @@ ranked AS (
     QUALIFY rank <= 20 OR liquid_rank <= 20
 )
 SELECT
-    $trade_date::DATE AS trade_date,
-    $snapshot::VARCHAR AS snapshot,
+    trade_date,
+    snapshot,
     direction,
     rank,
     symbol,
@@ -85,4 +97,4 @@ SELECT
     liquid,
     liquid_rank
 FROM ranked
-ORDER BY direction, rank
+ORDER BY trade_date, snapshot, direction, rank
