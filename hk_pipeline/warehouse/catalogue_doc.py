@@ -1,7 +1,8 @@
 """The table catalogue: column descriptions from SQL headers, and ``docs/catalogue.md``.
 
 Descriptions live in one place per table: ``COMMENT ON`` in ``sql/ddl`` for ref/raw/quarantine,
-the header comment (``-- columns:``) of ``sql/marts`` and ``sql/views`` for marts and views.
+the header comment (``-- columns:``) of ``sql/marts`` and ``sql/views`` for marts and views,
+the first header line of ``sql/rules`` for the rules (macros).
 The lake's set-up copies them into its catalog (``COMMENT ON``); ``render_catalogue`` turns
 that catalog into Markdown. Regenerate the checked-in page with::
 
@@ -18,6 +19,8 @@ import duckdb
 
 from hk_pipeline.config import Settings
 from hk_pipeline.warehouse.connection import connect
+from hk_pipeline.warehouse.rules import RULES_SCHEMA, rule_files, rule_sql
+from hk_pipeline.warehouse.sql_headers import header_description
 
 SCHEMA_TITLES = {
     "ref": "Reference data (effective-dated)",
@@ -76,7 +79,8 @@ def render_catalogue(con: duckdb.DuckDBPyConnection) -> str:
         "Generated from the lake's catalog (a new, empty lake) by",
         "`python -m hk_pipeline.warehouse.catalogue_doc > docs/catalogue.md`; do not edit by hand.",
         "Descriptions come from `COMMENT ON` in `sql/ddl/` and the header comments of",
-        "`sql/marts/` and `sql/views/`. Every name below is queryable as `schema.name`.",
+        "`sql/marts/`, `sql/views/` and `sql/rules/`. Every name below is queryable as",
+        "`schema.name`.",
     ]
     current = None
     for schema, name, comment in views:
@@ -87,7 +91,36 @@ def render_catalogue(con: duckdb.DuckDBPyConnection) -> str:
         out += ["| column | type | description |", "|---|---|---|"]
         for column, dtype, col_comment in columns.get((schema, name), []):
             out.append(f"| `{column}` | {dtype} | {_cell(col_comment)} |")
+    out += _rules(con)
     return "\n".join(out) + "\n"
+
+
+def _rules(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The macros of the ``rules`` schema: signature from the catalog, description from the
+    header of ``sql/rules/rules.<name>.sql`` (DuckLake keeps no comment on a macro)."""
+    described = {p.stem: header_description(rule_sql(p), p.stem) for p in rule_files()}
+    rows = _rows(
+        con,
+        f"""
+        SELECT DISTINCT function_name, parameters FROM duckdb_functions()
+        WHERE database_name = current_database() AND schema_name = '{RULES_SCHEMA}'
+        ORDER BY 1
+        """,
+    )
+    if not rows:
+        return []
+    out = [
+        "",
+        "## Rules (macros)",
+        "",
+        "Shared rules of the marts and views, stored in the lake with them (`sql/rules/`):",
+        "call them as `rules.<name>(...)` in any query.",
+    ]
+    for name, parameters in rows:
+        qualified = f"{RULES_SCHEMA}.{name}"
+        out += ["", f"### `{qualified}({', '.join(parameters)})`", ""]
+        out.append(_cell(described.get(qualified)) or "_no description_")
+    return out
 
 
 def generate() -> str:
