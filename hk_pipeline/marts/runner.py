@@ -192,7 +192,7 @@ def _shape_parameters(name: str) -> dict[str, object]:
     return _parameters(name, [(calendar.START_DATE, calendar.SNAPSHOTS[0])])
 
 
-# marts that hold rows also for a snapshot without a session (see compute_mart)
+# marts that hold rows also for a snapshot without a session (see computed_partitions)
 SESSIONLESS_MARTS = frozenset({"macro_asof"})
 
 

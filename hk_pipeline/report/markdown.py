@@ -103,8 +103,8 @@ def _series(items: list[str]) -> str:
 class NoQuotesError(LookupError):
     """The partition has no quotes in the warehouse: there is no market to review.
 
-    Without this refusal the marts, run on the spot, would describe every listed share as
-    flat with zero turnover: a review from missing data.
+    Without this refusal a review would describe every listed share as flat with zero
+    turnover: a review from missing data.
     """
 
 
