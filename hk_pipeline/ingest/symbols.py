@@ -10,6 +10,7 @@ from hk_pipeline.indices import INDEX_CODES
 from hk_pipeline.ingest.feed import TableFeed
 from hk_pipeline.schemas.validate import SecuritiesMaster
 from hk_pipeline.sources.base import MarketSource
+from hk_pipeline.warehouse.rules import ensure_rules
 
 
 def critical_symbols(
@@ -20,12 +21,13 @@ def critical_symbols(
     A rejected row about one of these fails the check whatever the rejected share: an index
     computed without a member, or a missing level, is wrong, not merely incomplete.
     """
+    ensure_rules(con)  # a lake has them from its set-up; a bare in-memory warehouse may not
     rows = con.execute(
         """
         SELECT DISTINCT symbol FROM ref.index_constituents
-        WHERE valid_from <= ? AND (valid_to IS NULL OR valid_to > ?)
+        WHERE rules.in_force(valid_from, valid_to, ?)
         """,
-        [trade_date, trade_date],
+        [trade_date],
     ).fetchall()
     out = {*INDEX_CODES, *(r[0] for r in rows)}
     if extra is not None and "symbol" in extra.columns:
