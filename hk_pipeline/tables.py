@@ -158,3 +158,12 @@ def qualified(name: str, ddl_dir: Path = DDL_DIR) -> str:
     if len(found) != 1:
         raise KeyError(f"no single ref/raw table named {name!r} in {ddl_dir}: found {found}")
     return found[0]
+
+
+def source_columns(table: str, ddl_dir: Path = DDL_DIR) -> list[str]:
+    """The columns of the frame a source returns for ``table``, in the DDL's order: every
+    column of the table but those the writer fills (``WRITER_COLUMNS``).
+
+    Sources shape their frames with it rather than with lists of their own, so the DDL stays
+    the one place a table's columns are named and ordered."""
+    return [c.name for c in table_columns(table, ddl_dir) if c.name not in WRITER_COLUMNS]

@@ -11,18 +11,10 @@ import pandas as pd
 from hk_pipeline import calendar
 from hk_pipeline.defs.ingest import TableSpec, make_ingest_asset, make_ingest_multi_asset
 from hk_pipeline.defs.ref import REF_KEYS
+from hk_pipeline.tables import source_columns
 
 if TYPE_CHECKING:
     from hk_pipeline.sources.base import MarketSource
-
-CONTRIBUTION_COLUMNS = [
-    "trade_date",
-    "snapshot",
-    "index_code",
-    "symbol",
-    "contribution_points",
-    "source",
-]
 
 
 def fetch_contributions(src: MarketSource, trade_date: date, snapshot: str) -> pd.DataFrame:
@@ -34,7 +26,9 @@ def fetch_contributions(src: MarketSource, trade_date: date, snapshot: str) -> p
     """
     fetch = getattr(src, "index_contributions", None)
     if fetch is None:
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in CONTRIBUTION_COLUMNS})
+        return pd.DataFrame(
+            {c: pd.Series(dtype=object) for c in source_columns("raw.index_contributions")}
+        )
     feed = fetch(trade_date)
     return pd.DataFrame(
         {
@@ -45,7 +39,7 @@ def fetch_contributions(src: MarketSource, trade_date: date, snapshot: str) -> p
             "contribution_points": feed["contribution_points"].to_numpy(dtype="float64"),
             "source": feed["source"].to_numpy(),
         },
-        columns=CONTRIBUTION_COLUMNS,
+        columns=source_columns("raw.index_contributions"),
     )
 
 

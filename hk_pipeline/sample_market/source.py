@@ -30,6 +30,7 @@ from hk_pipeline.sample_market.hsi_history import hsi_official_closes, hsi_offic
 from hk_pipeline.sample_market.macro import macro_readings
 from hk_pipeline.sample_market.membership import index_membership, review_effective_dates
 from hk_pipeline.sample_market.universe import securities_universe
+from hk_pipeline.tables import source_columns
 
 SOURCE = "sample"
 
@@ -256,9 +257,7 @@ class SampleSource:
                     "source": SOURCE,
                 }
             )
-        columns = ["trade_date", "snapshot", "index_code", "prev_close", "open", "high", "low"]
-        columns += ["last", "as_of", "source"]
-        return _arrow_backed(pd.DataFrame(rows, columns=columns))
+        return _arrow_backed(pd.DataFrame(rows, columns=source_columns("raw.index_levels")))
 
     def intraday_bars(self, trade_date: date, snapshot: str) -> pd.DataFrame:
         _check_day(trade_date)
@@ -312,9 +311,8 @@ class SampleSource:
         on = pd.to_datetime(readings["released_on"]).dt.tz_localize(calendar.TZ)
         known_by = released.where(released.notna(), on)
         rows = readings[known_by <= pd.Timestamp(as_of)]
-        return rows.assign(source=SOURCE)[
-            ["series_id", "period", "value", "unit", "released_on", "released_at", "source"]
-        ].reset_index(drop=True)
+        columns = source_columns("raw.macro_series")
+        return rows.assign(source=SOURCE)[columns].reset_index(drop=True)
 
 
 def _aggregate(sessions: list[intraday.SessionBars], n: int) -> dict[str, np.ndarray]:

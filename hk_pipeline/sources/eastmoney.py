@@ -44,6 +44,7 @@ from hk_pipeline.sources.base import (
 )
 from hk_pipeline.sources.hkex_securities import share_code
 from hk_pipeline.sources.http import ClientProvider, HttpClient
+from hk_pipeline.tables import source_columns
 
 PROVIDER = "eastmoney"
 SOURCE = f"live:{PROVIDER}"
@@ -58,34 +59,6 @@ FEED_INDEX_CODES = {code: code for code in INDEX_CODES}  # feed f12 -> ours (the
 SHARE_FIELDS = ("f2", "f5", "f6", "f12", "f15", "f16", "f17", "f18", "f124")
 INDEX_FIELDS = ("f2", "f12", "f15", "f16", "f17", "f18", "f124")
 MIDDAY_EARLIEST = timedelta(minutes=15)  # the feed's delay: 11:45 is "the morning, done"
-
-QUOTE_COLUMNS = [
-    "trade_date",
-    "snapshot",
-    "symbol",
-    "prev_close",
-    "open",
-    "high",
-    "low",
-    "last",
-    "volume",
-    "turnover",
-    "as_of",
-    "source",
-    "trading_status",
-]
-LEVEL_COLUMNS = [
-    "trade_date",
-    "snapshot",
-    "index_code",
-    "prev_close",
-    "open",
-    "high",
-    "low",
-    "last",
-    "as_of",
-    "source",
-]
 
 
 def params(fs: str, page: int) -> dict[str, str | int]:
@@ -240,7 +213,7 @@ def to_quotes(
     # Eastmoney marks no suspension: a suspended share shows only as "-" values and an older
     # quote time (f124), so the state is unknown here (NULL), not "trading normally" asserted.
     frame["trading_status"] = pd.Series([None] * len(frame), dtype=object)
-    return frame[QUOTE_COLUMNS]
+    return frame[source_columns("raw.quotes")]
 
 
 def _int_column(values: list[float | str]) -> pd.Series:
@@ -279,7 +252,7 @@ def to_index_levels(
                 "source": source,
             }
         )
-    frame = pd.DataFrame(out, columns=LEVEL_COLUMNS)
+    frame = pd.DataFrame(out, columns=source_columns("raw.index_levels"))
     for col in ("prev_close", "open", "high", "low", "last"):
         frame[col] = number_column(frame[col])
     return frame

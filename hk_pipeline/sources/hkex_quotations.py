@@ -44,9 +44,9 @@ import pandas as pd
 from hk_pipeline import calendar
 from hk_pipeline.sources import envelope
 from hk_pipeline.sources.base import SourceError, parse_number
-from hk_pipeline.sources.eastmoney import QUOTE_COLUMNS
 from hk_pipeline.sources.hkex_securities import share_code
 from hk_pipeline.sources.http import ClientProvider, ProviderError
+from hk_pipeline.tables import source_columns
 
 PROVIDER = "hkex_quotations"
 SOURCE = f"live:{PROVIDER}"
@@ -236,7 +236,7 @@ def to_quotes(
             "as_of": pd.Timestamp(calendar.snapshot_time(trade_date, "close")),
             "source": source,
         },
-        columns=QUOTE_COLUMNS,
+        columns=source_columns("raw.quotes"),
     )
     # The file's markers as raw.quotes.trading_status: the state, beside the NULL prices.
     frame["trading_status"] = pd.Series(

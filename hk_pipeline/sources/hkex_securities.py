@@ -46,6 +46,7 @@ from hk_pipeline.paths import SAMPLE_DATA_DIR
 from hk_pipeline.sources import envelope
 from hk_pipeline.sources.base import SourceError, parse_number
 from hk_pipeline.sources.http import HttpClient
+from hk_pipeline.tables import source_columns
 
 PROVIDER = "hkex_securities"
 SOURCE = f"live:{PROVIDER}"
@@ -68,20 +69,6 @@ COL_LOT = "Board Lot"
 COL_CURRENCY = "Trading Currency"
 REQUIRED = (COL_CODE, COL_NAME, COL_CATEGORY, COL_SUB, COL_LOT, COL_CURRENCY)
 CURRENCY_CODES = {"RMB": "CNY"}  # HKEX prints RMB; ISO 4217 is CNY
-
-COLUMNS = [
-    "symbol",
-    "name",
-    "board",
-    "industry",
-    "board_lot",
-    "issued_shares",
-    "currency",
-    "listed_on",
-    "valid_from",
-    "valid_to",
-    "source",
-]
 
 _YAHOO = re.compile(r"^(\d{1,5})\.HK$", re.IGNORECASE)
 _AS_AT = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})")
@@ -231,7 +218,7 @@ def to_securities(
             "valid_to": None,
             "source": source,
         },
-        columns=COLUMNS,
+        columns=source_columns("ref.securities"),
     ).reset_index(drop=True)
 
 

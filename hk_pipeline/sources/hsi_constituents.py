@@ -41,6 +41,7 @@ from hk_pipeline.sources.base import (
 )
 from hk_pipeline.sources.hkex_securities import share_code
 from hk_pipeline.sources.http import HttpClient
+from hk_pipeline.tables import source_columns
 
 PROVIDER = "hsi_constituents"
 SOURCE = f"live:{PROVIDER}"
@@ -48,25 +49,6 @@ HOST = "www.hsi.com.hk"
 URL = f"https://{HOST}/data/eng/rt/index-series/{{series}}/constituents.do"
 SERIES = {"HSI": "hsi", "HSCEI": "hscei", "HSTECH": "hstech"}
 MEMBER_FIELDS = ("code", "constituentName", "contributionChange")
-MEMBER_COLUMNS = [
-    "index_code",
-    "symbol",
-    "issued_shares",
-    "faf",
-    "cap_factor",
-    "valid_from",
-    "valid_to",
-    "source",
-]
-CONTRIBUTION_COLUMNS = [
-    "index_code",
-    "symbol",
-    "name",
-    "industry",
-    "contribution_points",
-    "trade_date",
-    "source",
-]
 
 
 @dataclass(frozen=True)
@@ -151,8 +133,10 @@ def to_frames(
             "valid_to": None,
             "source": source,
         },
-        columns=MEMBER_COLUMNS,
+        columns=source_columns("ref.index_constituents"),
     )
+    # The feed's own frame, not a table's: the day's contributions (no snapshot), with the
+    # names and industries the feed prints; the raw asset takes raw.index_contributions from it.
     contributions = pd.DataFrame(
         {
             "index_code": index_code,
@@ -162,8 +146,7 @@ def to_frames(
             "contribution_points": [_points(m.get("contributionChange")) for m in members],
             "trade_date": trade_date,
             "source": source,
-        },
-        columns=CONTRIBUTION_COLUMNS,
+        }
     )
     points = contributions["contribution_points"]
     if not any(isinstance(v, str) for v in points):  # else object: validation names the text

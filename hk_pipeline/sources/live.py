@@ -46,9 +46,9 @@ from hk_pipeline.sources.hkex_securities import Enrichment, HkexSecurities, refe
 from hk_pipeline.sources.hkma import Hkma
 from hk_pipeline.sources.hsi_constituents import HsiConstituents
 from hk_pipeline.sources.http import DEFAULT_MIN_INTERVAL, HttpClient, RetryPolicy
-from hk_pipeline.sources.pmi import COLUMNS as MACRO_COLUMNS
 from hk_pipeline.sources.pmi import Pmi
 from hk_pipeline.sources.yahoo import Yahoo
+from hk_pipeline.tables import source_columns
 
 NAME = "live"
 
@@ -144,4 +144,4 @@ class LiveSource:
             self.censtatd.macro_series(as_of, self.today),
             self.pmi.macro_series(as_of),
         ]
-        return pd.concat(frames, ignore_index=True)[MACRO_COLUMNS]
+        return pd.concat(frames, ignore_index=True)[source_columns("raw.macro_series")]

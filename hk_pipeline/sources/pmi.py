@@ -24,13 +24,14 @@ import pandas as pd
 from hk_pipeline import calendar
 from hk_pipeline.paths import PROJECT_DIR
 from hk_pipeline.sources.base import SourceError, is_placeholder
+from hk_pipeline.tables import source_columns
 
 PROVIDER = "pmi"
 SOURCE = f"live:{PROVIDER}"
 CSV_PATH = PROJECT_DIR / "data" / "pmi_hk.csv"
 SERIES_ID = "pmi"
-COLUMNS = ["series_id", "period", "value", "unit", "released_on", "released_at", "source"]
-HEADER = COLUMNS[:-1]
+# The maintained CSV has raw.macro_series's columns but the lineage one, which is set here.
+HEADER = [c for c in source_columns("raw.macro_series") if c != "source"]
 _PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
@@ -40,7 +41,7 @@ def macro_frame(rows: list[dict[str, object]], source: str) -> pd.DataFrame:
     frame["value"] = frame["value"].astype("float64")
     frame["released_at"] = pd.to_datetime(frame["released_at"], utc=True).dt.tz_convert(calendar.TZ)
     frame["source"] = source
-    return frame[COLUMNS].reset_index(drop=True)
+    return frame[source_columns("raw.macro_series")].reset_index(drop=True)
 
 
 @dataclass(frozen=True)

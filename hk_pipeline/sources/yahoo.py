@@ -33,6 +33,7 @@ from hk_pipeline import calendar
 from hk_pipeline.sources.base import SourceError, describe_url, number_column
 from hk_pipeline.sources.hkex_securities import share_code
 from hk_pipeline.sources.http import ClientProvider
+from hk_pipeline.tables import source_columns
 
 PROVIDER = "yahoo"
 SOURCE = f"live:{PROVIDER}"
@@ -42,19 +43,6 @@ WINDOW_DAYS = 7  # 1-minute history Yahoo serves, counted back from today
 HKT_OFFSET = 8 * 3600
 MAX_GAP = timedelta(minutes=10)
 INDEX_SYMBOLS = {"HSI": "^HSI", "HSCEI": "^HSCE", "HSTECH": "HSTECH.HK"}
-COLUMNS = [
-    "trade_date",
-    "snapshot",
-    "symbol",
-    "ts",
-    "open",
-    "high",
-    "low",
-    "close",
-    "volume",
-    "turnover",
-    "source",
-]
 
 
 def to_symbol(yahoo_symbol: str) -> str:
@@ -213,7 +201,7 @@ def to_bars(
             "turnover": 0.0,
             "source": source,
         },
-        columns=COLUMNS,
+        columns=source_columns("raw.intraday_bars"),
     )
     frame["volume"] = frame["volume"].astype("int64")
     return frame
