@@ -48,10 +48,7 @@ classified AS (
         s.issued_shares,
         q.prev_close,
         coalesce(q.last, q.prev_close) AS price,
-        -- summed as decimals to a tenth of a cent: a DOUBLE sum depends on the order the
-        -- rows are read (file layout, threads), so two identical lakes could differ in
-        -- the last bits; turnover is price (3 decimals) x shares, so this is exact
-        coalesce(q.turnover, 0)::DECIMAL(38, 3) AS turnover,
+        rules.exact_turnover(q.turnover) AS turnover,  -- summed exactly, in any order
         rules.share_state(q.symbol IS NOT NULL, q.trading_status, q.prev_close, q.last) AS state
     FROM parts AS p
     JOIN shares AS s ON s.trade_date = p.trade_date
