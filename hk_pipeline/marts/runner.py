@@ -27,6 +27,7 @@ import pandas as pd
 from hk_pipeline import calendar
 from hk_pipeline.faults import fault_point
 from hk_pipeline.paths import MARTS_DIR, VIEWS_DIR
+from hk_pipeline.warehouse.catalog import current_columns
 from hk_pipeline.warehouse.ddl import apply_ddl
 from hk_pipeline.warehouse.rules import ensure_rules
 from hk_pipeline.warehouse.sql_headers import STANDARD_COLUMNS, header_column_docs
@@ -428,19 +429,6 @@ def _ensured(con: duckdb.DuckDBPyConnection) -> set[str]:
         return set()
 
 
-def _table_columns(con: duckdb.DuckDBPyConnection, name: str) -> list[str]:
-    """Column names of ``mart.<name>`` now; empty if the table does not exist."""
-    rows = con.execute(
-        """
-        SELECT column_name FROM duckdb_columns()
-        WHERE database_name = current_database() AND schema_name = ? AND table_name = ?
-        ORDER BY column_index
-        """,
-        [MART_SCHEMA, name],
-    ).fetchall()
-    return [r[0] for r in rows]
-
-
 def _write_columns(
     con: duckdb.DuckDBPyConnection, name: str, trade_date: date, snapshot: str
 ) -> list[str]:
@@ -454,7 +442,7 @@ def _write_columns(
     if name in _ensured(con):
         # the argument errors of the full path
         _parameters(name, _checked_partitions([(trade_date, snapshot)]))
-        columns = _table_columns(con, name)
+        columns = current_columns(con, table_name(name))
         if columns:
             return columns
     return list(_ensure(con, name, trade_date, snapshot).columns)
@@ -626,7 +614,7 @@ def read_marts(
     """
     checked = _checked_partitions(partitions)
     table = table_name(name)
-    if not _table_columns(con, name):
+    if not current_columns(con, table):
         raise MartNotWrittenError(
             f"{table} does not exist: materialise the mart assets (hk-pipeline run) first"
         )
