@@ -17,7 +17,7 @@ sha256, size) are recorded in the materialisation's metadata (``LANDING_FILES_ME
 """
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -309,7 +309,9 @@ def ingest(
             # a refused table stops; the others of the step go on
             live = [spec for spec in specs if spec.table not in refused]
             outcomes = {spec.table: _outcome(ready[spec.table]) for spec in live}
-            empty = _empty_file(outcomes.values())
+            empty = partition_load.incomplete_delivery(
+                got.__cause__ for got in outcomes.values() if isinstance(got, Refused)
+            )
             for spec in live:
                 got = outcomes[spec.table]
                 if empty is not None and not isinstance(got, Refused):
@@ -353,28 +355,14 @@ def _outcome(future: Future[Prepared]) -> Prepared | Refused:
         return exc
 
 
-def _empty_file(outcomes: Iterable[Prepared | Refused]) -> LandingEmptyFileError | None:
-    """The empty landing file that refused one of a partition's tables, if one did."""
-    for got in outcomes:
-        if isinstance(got, Refused) and isinstance(got.__cause__, LandingEmptyFileError):
-            return got.__cause__
-    return None
-
-
 def _refused_with_delivery(
     spec: TableSpec, trade_date: date, snapshot: str, empty: LandingEmptyFileError
 ) -> Refused:
-    """A table whose own file is whole, refused because its delivery is truncated."""
-    failure = dg.Failure(
-        description=(
-            f"{spec.table} {trade_date}|{snapshot} not loaded: its delivery is incomplete"
-            f" ({empty.path} is empty), so nothing of the partition is written"
-        ),
-        allow_retries=False,
-    )
-    refusal = Refused(failure)
-    refusal.__cause__ = empty
-    return refusal
+    """``partition_load.refused_with_delivery`` as the step's Failure."""
+    refusal = partition_load.refused_with_delivery(spec.table, trade_date, snapshot, empty)
+    wrapped = Refused(dg.Failure(description=str(refusal), allow_retries=False))
+    wrapped.__cause__ = empty
+    return wrapped
 
 
 @contextmanager

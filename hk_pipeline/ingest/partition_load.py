@@ -11,9 +11,11 @@ partition in another thread while this one is written). ``write`` judges the val
 
 A source that cannot deliver (``SourceError``: a missing or malformed landing file, an
 unreachable provider) refuses the partition with its own message, which names the file and
-line or the provider and host; nothing is written.
+line or the provider and host; nothing is written. An empty landing file refuses more: the
+partition of every table delivered with it (``incomplete_delivery``).
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from functools import partial
@@ -37,6 +39,7 @@ from hk_pipeline.schemas.validate import (
 )
 from hk_pipeline.sources.base import MarketSource, SourceError
 from hk_pipeline.sources.landing import row_origins
+from hk_pipeline.sources.landing_errors import LandingEmptyFileError
 from hk_pipeline.warehouse.landing_loads import LoadedFile, replace_landing_loads
 from hk_pipeline.warehouse.quarantine import replace_quarantine
 from hk_pipeline.warehouse.writes import Supersede, replace_partition, upsert_rows
@@ -196,3 +199,25 @@ def write(
             **common,
         )
     return Written(rows=written, verdict=verdict)
+
+
+def incomplete_delivery(causes: Iterable[BaseException | None]) -> LandingEmptyFileError | None:
+    """The empty landing file among the causes of a partition's refusals, if any.
+
+    An empty file is a truncated delivery: then none of the tables loaded together for the
+    partition (one step's quotes, index levels and bars) may write it, so a day never holds
+    new index levels beside old quotes.
+    """
+    return next((c for c in causes if isinstance(c, LandingEmptyFileError)), None)
+
+
+def refused_with_delivery(
+    table: str, trade_date: date, snapshot: str, empty: LandingEmptyFileError
+) -> Refused:
+    """The refusal of a table whose own rows are whole but whose delivery is truncated."""
+    refusal = Refused(
+        f"{table} {trade_date}|{snapshot} not loaded: its delivery is incomplete"
+        f" ({empty.path} is empty), so nothing of the partition is written"
+    )
+    refusal.__cause__ = empty
+    return refusal
